@@ -1,0 +1,85 @@
+/* rcgc/detail/refcount_ft.h - free-threaded fast paths: biased reference
+ * counting (no stability promise). Included by rcgc/refcount.h only.
+ *
+ * Owner thread (ob_tid == rcgc_thread_id()): relaxed load and relaxed store of
+ * ob_ref_local, never a read-modify-write. Other threads: one atomic add on
+ * ob_ref_shared. The slow paths (owner reaching zero, a non-owner decref that
+ * would take the shared count below zero) live in src/object/brc_ft.c.
+ */
+#ifndef RCGC_DETAIL_REFCOUNT_FT_H
+#define RCGC_DETAIL_REFCOUNT_FT_H
+
+#define RCGC_IMMORTAL_REFCNT_LOCAL 0xFFFFFFFFu
+#define RCGC_REF_SHARED_SHIFT 2
+#define RCGC_REF_SHARED_FLAG_MASK 0x3
+#define RCGC_REF_SHARED_INIT 0x0      /* permits the atomic-free dealloc fast path */
+#define RCGC_REF_MAYBE_WEAKREF 0x1    /* a concurrent try-incref may happen */
+#define RCGC_REF_QUEUED 0x2           /* queued for the owner to merge */
+#define RCGC_REF_MERGED 0x3           /* unowned: the shared field alone counts */
+
+/* A cheap, non-zero per-thread id that can never equal an object address:
+ * the thread pointer (the TLS block address). */
+static inline uintptr_t rcgc_thread_id(void) {
+#if defined(__x86_64__) && defined(__linux__)
+    uintptr_t tid;
+    __asm__("movq %%fs:0, %0" : "=r"(tid));
+    return tid;
+#elif defined(__aarch64__)
+    return (uintptr_t)__builtin_thread_pointer();
+#else
+    RCGC_API uintptr_t rcgc_thread_id_slow(void);
+    return rcgc_thread_id_slow();
+#endif
+}
+
+RCGC_API void rcgc_brc_merge_zero_local(rcgc_object_t *o);
+RCGC_API void rcgc_brc_decref_shared(rcgc_object_t *o);
+
+static inline bool rcgc_is_immortal(const rcgc_object_t *o) {
+    return __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED) == RCGC_IMMORTAL_REFCNT_LOCAL;
+}
+
+static inline bool rcgc_is_owned_by_current_thread(const rcgc_object_t *o) {
+    return __atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) == rcgc_thread_id();
+}
+
+/* The true count: local + (shared >> 2). Exact only when no other thread is
+ * changing it; immortal objects report RCGC_IMMORTAL_REFCNT_LOCAL. */
+static inline intptr_t rcgc_refcnt(const rcgc_object_t *o) {
+    uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
+    if (local == RCGC_IMMORTAL_REFCNT_LOCAL) return (intptr_t)local;
+    intptr_t shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
+    return (intptr_t)local + (shared >> RCGC_REF_SHARED_SHIFT);
+}
+
+static inline void rcgc_incref(rcgc_object_t *o) {
+#if defined(RCGC_DEBUG) && RCGC_DEBUG > 0
+    rcgc_incref_checked(o);
+#else
+    uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
+    uint32_t nl = local + 1;
+    if (nl == 0) return; /* immortal */
+    if (rcgc_is_owned_by_current_thread(o))
+        __atomic_store_n(&o->ob_ref_local, nl, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_add(&o->ob_ref_shared, (intptr_t)1 << RCGC_REF_SHARED_SHIFT, __ATOMIC_RELAXED);
+#endif
+}
+
+static inline void rcgc_decref(rcgc_object_t *o) {
+#if defined(RCGC_DEBUG) && RCGC_DEBUG > 0
+    rcgc_decref_checked(o);
+#else
+    uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
+    if (local == RCGC_IMMORTAL_REFCNT_LOCAL) return;
+    if (rcgc_is_owned_by_current_thread(o)) {
+        local--;
+        __atomic_store_n(&o->ob_ref_local, local, __ATOMIC_RELAXED);
+        if (local == 0) rcgc_brc_merge_zero_local(o);
+    } else {
+        rcgc_brc_decref_shared(o);
+    }
+#endif
+}
+
+#endif

@@ -1,0 +1,89 @@
+/* gc/gc_state.h - the collector's state and the cross-file prototypes of
+ * src/gc/ (grouped by defining file).
+ *
+ * Synchronisation: default build - every field is protected by the global
+ * lock (only the attached thread touches it). Free-threaded build - the
+ * flavour-neutral fields (thresholds, debug, callbacks, garbage list, stats)
+ * are touched by attached threads only and are not yet protected against
+ * concurrent writers (the free-threaded collector, a later issue, will take a
+ * lock or stop the world); generations[0].count is a relaxed atomic.
+ *
+ * Invariants (default build, outside a collection):
+ *  - generations[g].head and permanent.head are circular doubly linked lists
+ *    of rcgc_gc_head_t; the heads never carry flags and are never objects.
+ *  - every object linked into one of them is of a GC type and has
+ *    RCGC_GCBIT_TRACKED; an object is in exactly one list; TRACKED without a
+ *    list (gc_next == 0) never happens, and gc_next == 0 means untracked.
+ *  - RCGC_GCBIT_FROZEN is set exactly on the objects of permanent.head.
+ *  - COLLECTING and UNREACHABLE are clear on every object (they are scratch
+ *    bits of one collection; see collect_default.c for their life cycle).
+ *  - generations[0].count >= 0 (net GC allocations since the last young
+ *    collection, floored at 0); counts 1 and 2 count collections.
+ *  - collecting is true exactly while rcgc_gc_collect's body runs; a nested
+ *    call returns 0 at once.
+ *  - scheduled is set only by allocation accounting and cleared at the next
+ *    safe point, which then may or may not collect (the selection runs again).
+ */
+#ifndef RCGC_GC_STATE_H
+#define RCGC_GC_STATE_H
+
+#include "internal/gc_internal.h"
+
+typedef struct rcgc_generation {
+#ifndef RCGC_FREE_THREADED
+    rcgc_gc_head_t head; /* circular list of tracked objects; head never carries flags */
+#endif
+    int threshold;
+    intptr_t count;
+} rcgc_generation_t;
+
+typedef struct rcgc_gc_callback {
+    rcgc_gc_callback_fn fn;
+    void *ctx;
+} rcgc_gc_callback_t;
+
+/* A growable array of owned references (the garbage list: one reference per
+ * item, owned by the list). */
+typedef struct rcgc_objvec {
+    rcgc_object_t **items;
+    size_t len, cap;
+} rcgc_objvec_t;
+
+typedef struct rcgc_gc_state {
+    bool initialized;
+    bool enabled;
+    bool collecting;          /* re-entrancy guard */
+    bool scheduled;           /* a collection is due at the next safe point */
+    unsigned debug;           /* RCGC_GC_DEBUG_* */
+    rcgc_generation_t generations[RCGC_GC_NUM_GENERATIONS];
+    rcgc_generation_t permanent; /* frozen objects (threshold/count unused) */
+    rcgc_gc_gen_stats_t stats[RCGC_GC_NUM_GENERATIONS];
+    intptr_t long_lived_total;   /* survivors of the last full collection */
+    intptr_t long_lived_pending; /* promoted into generation 2 since then */
+    rcgc_objvec_t garbage;       /* rcgc_gc_garbage_*: owned references */
+    rcgc_gc_callback_t *callbacks; /* registration order */
+    size_t ncallbacks, callbacks_cap;
+} rcgc_gc_state_t;
+
+RCGC_INTERNAL extern rcgc_gc_state_t _rcgc_gc;
+
+/* Pseudo-generation for rcgc's own automatic selection (CPython's
+ * GENERATION_AUTO). */
+#define RCGC_GC_GENERATION_AUTO (-1)
+
+/* ---- gc_api.c (flavour-neutral) -------------------------------------------- */
+/* Reset every flavour-neutral field to its default (thresholds 2000/10/10,
+ * enabled, debug 0, stats 0, empty lists). */
+RCGC_INTERNAL void _rcgc_gc_state_reset(void);
+/* Release the garbage list and the callback registrations. */
+RCGC_INTERNAL void _rcgc_gc_state_release(void);
+/* Append o to the garbage list, taking a NEW reference; -1 on ENOMEM. */
+RCGC_INTERNAL int _rcgc_gc_garbage_append(rcgc_object_t *o);
+/* Call the GC callbacks (none for SHUTDOWN); errors go to the unraisable hook. */
+RCGC_INTERNAL void _rcgc_gc_invoke_callbacks(rcgc_gc_phase_t phase, const rcgc_gc_info_t *info);
+/* Monotonic clock in seconds. */
+RCGC_INTERNAL double _rcgc_gc_now(void);
+/* The shutdown report on the garbage list (cpython-gc.md §11). */
+RCGC_INTERNAL void _rcgc_gc_report_shutdown_garbage(void);
+
+#endif

@@ -1,0 +1,46 @@
+/* internal/gc_internal.h - the collector's interface to the layers below it.
+ *
+ * Default build: every object of a GC type is preceded by a pre-header of
+ * RCGC_GC_PREHEADER_SIZE bytes that belongs to the collector (generation list
+ * linkage). The object layer allocates it and otherwise never looks inside.
+ * Free-threaded build: no pre-header; tracked objects are found by walking
+ * the GC heap (RCGC_HEAP_GC) and flagged by RCGC_GCBIT_TRACKED.
+ */
+#ifndef RCGC_INTERNAL_GC_H
+#define RCGC_INTERNAL_GC_H
+
+#include "internal/core.h"
+
+#ifdef RCGC_FREE_THREADED
+#define RCGC_GC_PREHEADER_SIZE 0
+#else
+/* The collector's linkage, immediately before the object. */
+typedef struct rcgc_gc_head {
+    uintptr_t gc_next; /* next head in the generation list; 0 = untracked */
+    uintptr_t gc_prev; /* previous head; collector scratch during a collection */
+} rcgc_gc_head_t;
+#define RCGC_GC_PREHEADER_SIZE 16
+static inline rcgc_gc_head_t *_rcgc_as_gc(const rcgc_object_t *o) {
+    return (rcgc_gc_head_t *)((char *)o - sizeof(rcgc_gc_head_t));
+}
+static inline rcgc_object_t *_rcgc_from_gc(rcgc_gc_head_t *g) {
+    return (rcgc_object_t *)((char *)g + sizeof(rcgc_gc_head_t));
+}
+#endif
+
+/* Pre-header bytes for objects of this type. */
+static inline size_t _rcgc_preheader_size(const rcgc_type_t *t) {
+    return rcgc_type_is_gc(t) ? RCGC_GC_PREHEADER_SIZE : 0;
+}
+
+/* Allocation accounting (object layer -> collector): a GC object was
+ * allocated / freed. May schedule a collection, never runs one. */
+RCGC_INTERNAL void _rcgc_gc_on_alloc(void);
+RCGC_INTERNAL void _rcgc_gc_on_free(void);
+/* Serve a scheduled collection (called at safe points). */
+RCGC_INTERNAL void _rcgc_gc_run_pending(void);
+/* Runtime start / shutdown (shutdown runs the final collection and report). */
+RCGC_INTERNAL void _rcgc_gc_init(void);
+RCGC_INTERNAL void _rcgc_gc_fini(void);
+
+#endif

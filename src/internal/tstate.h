@@ -1,0 +1,69 @@
+/* internal/tstate.h - the per-thread state and the runtime.
+ *
+ * Every thread that uses rcgc has one rcgc_tstate_t in thread-local storage
+ * (initial-exec TLS, so reaching it costs one instruction). Fields without a
+ * note are touched only by their own thread.
+ */
+#ifndef RCGC_INTERNAL_TSTATE_H
+#define RCGC_INTERNAL_TSTATE_H
+
+#include "internal/core.h"
+#include <pthread.h>
+
+typedef struct rcgc_brc_queue rcgc_brc_queue_t; /* free-threaded build, brc_ft.c */
+
+typedef struct rcgc_tstate {
+    uintptr_t tid;                /* rcgc_thread_id() of this thread, 0 until first use */
+    int attach_depth;             /* nested attach calls; > 0 means attached */
+    bool registered;              /* in the runtime's thread list */
+    /* trashcan (object/trashcan.c) */
+    int trash_depth;              /* nested rcgc_dealloc calls on this thread */
+    uintptr_t trash_later;        /* deferred deallocations, linked through the dead objects */
+    /* errors (core/error.c) */
+    rcgc_error_t err_code;
+    char err_msg[200];
+    /* free-threaded: merge queue of objects other threads asked this thread
+     * (their owner) to merge; protected by the registry bucket lock. */
+    rcgc_brc_queue_t *brc;
+    /* the runtime's list of registered threads; protected by runtime.threads_lock */
+    struct rcgc_tstate *next_thread, *prev_thread;
+} rcgc_tstate_t;
+
+/* A cheap non-zero id of the calling thread (its thread pointer); equal to
+ * rcgc_thread_id() in the free-threaded build. */
+static inline uintptr_t rcgc_thread_id_of_caller(void) {
+#ifdef RCGC_FREE_THREADED
+    return rcgc_thread_id();
+#elif defined(__x86_64__) && defined(__linux__)
+    uintptr_t tid;
+    __asm__("movq %%fs:0, %0" : "=r"(tid));
+    return tid;
+#elif defined(__aarch64__)
+    return (uintptr_t)__builtin_thread_pointer();
+#else
+    return (uintptr_t)pthread_self();
+#endif
+}
+
+/* This thread's state (never NULL; initialised on first use). */
+RCGC_INTERNAL rcgc_tstate_t *_rcgc_tstate(void);
+
+typedef struct rcgc_runtime {
+    bool initialized;             /* set by rcgc_init, cleared by rcgc_shutdown */
+    pthread_mutex_t threads_lock; /* protects the thread list */
+    rcgc_tstate_t *threads;       /* registered threads */
+    size_t live_objects;          /* default build: global lock; free-threaded: atomic */
+} rcgc_runtime_t;
+
+RCGC_INTERNAL extern rcgc_runtime_t _rcgc_runtime;
+
+/* Thread lifecycle hooks implemented per flavour (thread/glock_default.c,
+ * thread/tstate_ft.c). */
+RCGC_INTERNAL int _rcgc_flavour_attach(rcgc_tstate_t *ts);
+RCGC_INTERNAL void _rcgc_flavour_detach(rcgc_tstate_t *ts);
+RCGC_INTERNAL void _rcgc_flavour_safepoint(rcgc_tstate_t *ts);
+RCGC_INTERNAL void _rcgc_flavour_thread_exit(rcgc_tstate_t *ts);
+RCGC_INTERNAL void _rcgc_flavour_init(void);
+RCGC_INTERNAL void _rcgc_flavour_fini(void);
+
+#endif
