@@ -1,0 +1,39 @@
+/* internal/brc.h - biased reference counting's merge queues (free-threaded
+ * build; thread/brc_ft.c).
+ *
+ * A non-owner decref that would take an object's shared count below zero
+ * while its owner still holds references does not apply the decref: it hands
+ * the reference to the owner's merge queue, and the owner merges the counts
+ * (local + shared - 1) at its next safe point (rcgc_safepoint, detach,
+ * blocking_begin, thread exit). If the owner has exited, the queueing thread
+ * merges in place.
+ *
+ * Registry: RCGC_BRC_BUCKETS buckets keyed by thread id, each with a mutex
+ * that protects the bucket's list and every queue in it. A thread registers
+ * at its first attach and unregisters at exit after draining its queue.
+ */
+#ifndef RCGC_INTERNAL_BRC_H
+#define RCGC_INTERNAL_BRC_H
+
+#include "internal/tstate.h"
+
+#define RCGC_BRC_BUCKETS 257
+
+struct rcgc_brc_queue {
+    uintptr_t tid;                 /* owner's thread id (immutable) */
+    struct rcgc_brc_queue *next;   /* bucket list: bucket mutex */
+    rcgc_object_t **items;         /* objects to merge: bucket mutex */
+    size_t len, cap;               /* bucket mutex */
+    int requested;                 /* atomic: non-empty, owner should merge */
+};
+
+RCGC_INTERNAL void _rcgc_brc_queue_object(rcgc_object_t *o);
+RCGC_INTERNAL intptr_t _rcgc_brc_explicit_merge(rcgc_object_t *o, intptr_t extra);
+RCGC_INTERNAL void _rcgc_brc_dealloc_merged(rcgc_object_t *o);
+RCGC_INTERNAL int _rcgc_brc_register(rcgc_tstate_t *ts);
+RCGC_INTERNAL void _rcgc_brc_merge_pending(rcgc_tstate_t *ts);
+RCGC_INTERNAL void _rcgc_brc_unregister(rcgc_tstate_t *ts);
+/* Number of objects waiting in ts's queue (tests). */
+RCGC_INTERNAL size_t _rcgc_brc_pending_count(rcgc_tstate_t *ts);
+
+#endif
