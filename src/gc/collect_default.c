@@ -1,0 +1,349 @@
+/* gc/collect_default.c - one collection of the default build, from the
+ * preamble to the epilogue (cpython-gc.md §7, in that order), plus the
+ * detection core: update_refs, subtract_refs, move_unreachable.
+ *
+ * The phases after detection that run user code (weakref callbacks,
+ * finalizers, the resurrection check) live in finalize_default.c; the design
+ * and the contract of every phase are written up in docs/design/gc.md.
+ *
+ * Scratch state during a collection (see gc_list_default.h):
+ *   gc_prev   gc_refs while update_refs..move_unreachable run on a list;
+ *   COLLECTING  member of the set being examined (never on frozen objects,
+ *             objects of other generations or survivors);
+ *   UNREACHABLE in the tentatively unreachable list (move_unreachable until
+ *             move_legacy_finalizers clears it).
+ */
+#include "gc/gc_list_default.h"
+#include "internal/object_internal.h"
+
+#include <string.h>
+
+/* ---- detection ------------------------------------------------------------ */
+
+RCGC_NOINLINE __attribute__((noreturn, cold)) static void refcount_too_small(rcgc_object_t *o) {
+    rcgc_fatal_object(o, "refcount is too small");
+}
+
+RCGC_NOINLINE __attribute__((noreturn, cold)) static void tracked_with_zero_count(rcgc_object_t *o) {
+    rcgc_fatal_object(o, "refcount is too small: tracked object with refcount 0 met by the "
+                         "collector (a dealloc left it tracked)");
+}
+
+/* gc_refs := reference count and COLLECTING for every object of base; base
+ * is singly linked (forward) afterwards. Returns the number of objects. */
+static intptr_t update_refs(gc_head_t *base) {
+    intptr_t n = 0;
+    for (gc_head_t *g = GC_NEXT(base); g != base; g = GC_NEXT(g)) {
+        rcgc_object_t *o = FROM_GC(g);
+        uintptr_t refs = (uintptr_t)rcgc_refcnt(o);
+        if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(o);
+        g->gc_prev = refs;
+        gc_set_bits(o, RCGC_GCBIT_COLLECTING);
+        n++;
+    }
+    return n;
+}
+
+static int visit_decref(rcgc_object_t *child, void *parent) {
+    (void)parent;
+    if (gc_is_collecting(child)) {
+        gc_head_t *g = AS_GC(child);
+        if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(g->gc_prev == 0)) refcount_too_small(child);
+        g->gc_prev--;
+    }
+    return 0;
+}
+
+/* Subtract the references between members of the set: afterwards gc_refs is
+ * the number of references from outside it. */
+static void subtract_refs(gc_head_t *base) {
+    for (gc_head_t *g = GC_NEXT(base); g != base; g = GC_NEXT(g)) {
+        rcgc_object_t *o = FROM_GC(g);
+        o->ob_type->traverse(o, visit_decref, o);
+    }
+}
+
+/* A child of an object proven reachable. Members already behind the cursor
+ * have COLLECTING clear and are skipped; a member moved out earlier is
+ * brought back to the tail of young, where the cursor will meet it again. */
+static int visit_reachable(rcgc_object_t *child, void *arg) {
+    if (!gc_is_collecting(child)) return 0;
+    gc_head_t *g = AS_GC(child);
+    if (child->ob_gc_bits & RCGC_GCBIT_UNREACHABLE) {
+        gc_head_t *young = arg;
+        gc_list_unlink(g); /* the unreachable list is a normal list */
+        gc_clear_bits(child, RCGC_GCBIT_UNREACHABLE);
+        gc_head_t *last = GC_PREV(young); /* young's head keeps the tail pointer */
+        last->gc_next = (uintptr_t)g;
+        g->gc_next = (uintptr_t)young;
+        young->gc_prev = (uintptr_t)g;
+        g->gc_prev = 1; /* gc_refs: reachable */
+    } else if (g->gc_prev == 0) {
+        g->gc_prev = 1;
+    }
+    return 0;
+}
+
+/* The single-pass partition (cpython-gc.md §7.4).
+ * Invariant: everything before the cursor is reachable, traversed, with
+ * COLLECTING clear and its gc_prev restored; everything moved out so far is in
+ * unreachable with UNREACHABLE set. Objects rescued by visit_reachable are
+ * appended behind the cursor, so every reachable object is traversed once. */
+static void move_unreachable(gc_head_t *young, gc_head_t *unreachable) {
+    gc_head_t *prev = young;
+    gc_head_t *g = GC_NEXT(young);
+    while (g != young) {
+        rcgc_object_t *o = FROM_GC(g);
+        if (g->gc_prev) {
+            o->ob_type->traverse(o, visit_reachable, young);
+            g->gc_prev = (uintptr_t)prev;
+            gc_clear_bits(o, RCGC_GCBIT_COLLECTING);
+            prev = g;
+        } else {
+            prev->gc_next = g->gc_next;
+            gc_list_append(g, unreachable);
+            gc_set_bits(o, RCGC_GCBIT_UNREACHABLE);
+        }
+        g = GC_NEXT(prev);
+    }
+    young->gc_prev = (uintptr_t)prev;
+    prev->gc_next = (uintptr_t)young;
+}
+
+intptr_t _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable) {
+    intptr_t n = update_refs(base);
+    subtract_refs(base);
+    move_unreachable(base, unreachable);
+    return n;
+}
+
+/* ---- survivors -------------------------------------------------------------- */
+
+/* CPython's untrack_tuples: objects of RCGC_TYPE_MAYBE_UNTRACK types that can
+ * no longer be part of a cycle are untracked. */
+static void untrack_survivors(gc_head_t *young) {
+    gc_head_t *next;
+    for (gc_head_t *g = GC_NEXT(young); g != young; g = next) {
+        next = GC_NEXT(g);
+        rcgc_object_t *o = FROM_GC(g);
+        const rcgc_type_t *t = o->ob_type;
+        if ((t->flags & RCGC_TYPE_MAYBE_UNTRACK) && t->may_untrack && t->may_untrack(o))
+            rcgc_gc_untrack(o);
+    }
+}
+
+static void handle_survivors(gc_head_t *young, gc_head_t *old, int generation) {
+    untrack_survivors(young);
+    if (young != old) {
+        if (generation == RCGC_GC_NUM_GENERATIONS - 2)
+            _rcgc_gc.long_lived_pending += gc_list_size(young);
+        gc_list_merge(young, old);
+    } else {
+        _rcgc_gc.long_lived_pending = 0;
+        _rcgc_gc.long_lived_total = gc_list_size(young);
+    }
+}
+
+/* ---- legacy finalizers: the quarantine ---------------------------------------- */
+
+/* Clear UNREACHABLE on every object (unreachable is an ordinary list from
+ * here on) and move the objects with a legacy finalizer to finalizers. */
+static void move_legacy_finalizers(gc_head_t *unreachable, gc_head_t *finalizers) {
+    gc_head_t *next;
+    for (gc_head_t *g = GC_NEXT(unreachable); g != unreachable; g = next) {
+        next = GC_NEXT(g);
+        rcgc_object_t *o = FROM_GC(g);
+        gc_clear_bits(o, RCGC_GCBIT_UNREACHABLE);
+        if (o->ob_type->del) {
+            gc_clear_bits(o, RCGC_GCBIT_COLLECTING);
+            gc_list_move(g, finalizers);
+        }
+    }
+}
+
+static int visit_move(rcgc_object_t *child, void *finalizers) {
+    if (gc_is_collecting(child)) {
+        gc_clear_bits(child, RCGC_GCBIT_COLLECTING);
+        gc_list_move(AS_GC(child), finalizers);
+    }
+    return 0;
+}
+
+/* Everything in the garbage reachable from a quarantined object joins it; the
+ * walk covers the objects it appends. */
+static void move_legacy_finalizer_reachable(gc_head_t *finalizers) {
+    for (gc_head_t *g = GC_NEXT(finalizers); g != finalizers; g = GC_NEXT(g)) {
+        rcgc_object_t *o = FROM_GC(g);
+        o->ob_type->traverse(o, visit_move, finalizers);
+    }
+}
+
+/* Quarantined objects with a legacy finalizer (all of them under SAVEALL) go
+ * to the garbage list; the whole set then joins the older generation. */
+static void handle_legacy_finalizers(gc_head_t *finalizers, gc_head_t *old) {
+    bool saveall = (_rcgc_gc.debug & RCGC_GC_DEBUG_SAVEALL) != 0;
+    for (gc_head_t *g = GC_NEXT(finalizers); g != finalizers; g = GC_NEXT(g)) {
+        rcgc_object_t *o = FROM_GC(g);
+        if ((saveall || o->ob_type->del) && _rcgc_gc_garbage_append(o) < 0) {
+            rcgc_error_clear();
+            break;
+        }
+    }
+    gc_list_merge(finalizers, old);
+}
+
+/* ---- deleting the final garbage ------------------------------------------------ */
+
+/* Break the cycles: clear() every object, with a reference held around the
+ * call; an object that survives its clear goes to old ("it may die later").
+ * Objects die only through reference counting, which unlinks them. */
+static void delete_garbage(gc_head_t *collectable, gc_head_t *old) {
+    bool saveall = (_rcgc_gc.debug & RCGC_GC_DEBUG_SAVEALL) != 0;
+    while (!gc_list_is_empty(collectable)) {
+        gc_head_t *g = GC_NEXT(collectable);
+        rcgc_object_t *o = FROM_GC(g);
+        RCGC_ASSERT_OBJ(o, rcgc_refcnt(o) > 0, "refcount is too small");
+        if (saveall) {
+            if (_rcgc_gc_garbage_append(o) < 0) rcgc_error_clear();
+        } else if (o->ob_type->clear) {
+            rcgc_incref(o);
+            if (o->ob_type->clear(o) != 0) rcgc_error_write_unraisable("clear of", o);
+            rcgc_decref(o);
+        }
+        if (GC_NEXT(collectable) == g) { /* still alive */
+            gc_clear_bits(o, RCGC_GCBIT_COLLECTING);
+            gc_list_move(g, old);
+        }
+    }
+}
+
+/* ---- the collection ------------------------------------------------------------- */
+
+/* CPython's gc_select_generation: the oldest generation whose count passed
+ * its threshold; generation 2 only under the 25% rule. -1 if none. */
+static int select_generation(void) {
+    for (int i = RCGC_GC_NUM_GENERATIONS - 1; i >= 0; i--) {
+        if (_rcgc_gc.generations[i].count > _rcgc_gc.generations[i].threshold) {
+            if (i == RCGC_GC_NUM_GENERATIONS - 1 &&
+                _rcgc_gc.long_lived_pending < _rcgc_gc.long_lived_total / 4)
+                continue;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Counters and lists before collecting generation g (cpython-gc.md §3.4). */
+static void prepare_generations(int generation) {
+    if (generation + 1 < RCGC_GC_NUM_GENERATIONS) _rcgc_gc.generations[generation + 1].count += 1;
+    for (int i = 0; i <= generation; i++) _rcgc_gc.generations[i].count = 0;
+    for (int i = 0; i < generation; i++)
+        gc_list_merge(&_rcgc_gc.generations[i].head, &_rcgc_gc.generations[generation].head);
+}
+
+static void print_collectable(gc_head_t *list, const char *what) {
+    for (gc_head_t *g = GC_NEXT(list); g != list; g = GC_NEXT(g))
+        _rcgc_gc_debug_object(what, FROM_GC(g));
+}
+
+typedef struct collect_result {
+    intptr_t collected;     /* m */
+    intptr_t uncollectable; /* n */
+    intptr_t candidates;
+} collect_result_t;
+
+/* Everything between the callbacks (CPython's gc_collect_main). */
+static collect_result_t collect_generation(int generation) {
+    collect_result_t r = { 0, 0, 0 };
+    gc_head_t unreachable, finalizers, final_unreachable;
+    gc_list_init(&unreachable);
+    gc_list_init(&finalizers);
+    gc_list_init(&final_unreachable);
+
+    prepare_generations(generation);
+    gc_head_t *young = &_rcgc_gc.generations[generation].head;
+    gc_head_t *old = generation + 1 < RCGC_GC_NUM_GENERATIONS
+                         ? &_rcgc_gc.generations[generation + 1].head : young;
+
+    r.candidates = _rcgc_gc_deduce_unreachable(young, &unreachable);
+    handle_survivors(young, old, generation);
+
+    move_legacy_finalizers(&unreachable, &finalizers);
+    move_legacy_finalizer_reachable(&finalizers);
+    if (_rcgc_gc.debug & RCGC_GC_DEBUG_COLLECTABLE) print_collectable(&unreachable, "collectable");
+
+    r.collected = _rcgc_gc_handle_weakref_callbacks(&unreachable, old);
+    _rcgc_gc_finalize_garbage(&unreachable);
+    _rcgc_gc_handle_resurrected(&unreachable, &final_unreachable, old);
+    _rcgc_gc_clear_weakrefs(&final_unreachable);
+
+    r.collected += gc_list_size(&final_unreachable);
+    delete_garbage(&final_unreachable, old);
+
+    r.uncollectable = gc_list_size(&finalizers);
+    if (_rcgc_gc.debug & RCGC_GC_DEBUG_UNCOLLECTABLE) print_collectable(&finalizers, "uncollectable");
+    handle_legacy_finalizers(&finalizers, old);
+    return r;
+}
+
+static void print_start_stats(int generation) {
+    intptr_t sz[RCGC_GC_NUM_GENERATIONS];
+    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) sz[i] = gc_list_size(&_rcgc_gc.generations[i].head);
+    _rcgc_output("gc: collecting generation %d...\n", generation);
+    _rcgc_output("gc: objects in each generation: %lld %lld %lld\n", (long long)sz[0],
+                 (long long)sz[1], (long long)sz[2]);
+    _rcgc_output("gc: objects in permanent generation: %lld\n",
+                 (long long)gc_list_size(&_rcgc_gc.permanent.head));
+}
+
+static void check_heap_after_collection(void) {
+    size_t problems = rcgc_gc_check_heap();
+    if (problems) rcgc_fatal_object(NULL, "gc: heap check after a collection found %zu problems", problems);
+}
+
+intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason) {
+    if (_rcgc_gc.collecting) return 0;
+    _rcgc_gc.collecting = true;
+    if (generation == RCGC_GC_GENERATION_AUTO) {
+        generation = select_generation();
+        if (generation < 0) {
+            _rcgc_gc.collecting = false;
+            return 0;
+        }
+    }
+    rcgc_gc_info_t info = { .generation = generation, .reason = reason };
+    if (reason != RCGC_GC_REASON_SHUTDOWN) _rcgc_gc_invoke_callbacks(RCGC_GC_PHASE_START, &info);
+
+    bool stats = (_rcgc_gc.debug & RCGC_GC_DEBUG_STATS) != 0;
+    if (stats) print_start_stats(generation);
+    double t0 = _rcgc_gc_now();
+    collect_result_t r = collect_generation(generation);
+    double elapsed = _rcgc_gc_now() - t0;
+    if (stats)
+        _rcgc_output("gc: done, %lld unreachable, %lld uncollectable, %.4fs elapsed\n",
+                     (long long)(r.collected + r.uncollectable), (long long)r.uncollectable, elapsed);
+
+    rcgc_gc_gen_stats_t *st = &_rcgc_gc.stats[generation];
+    st->collections += 1;
+    st->collected += r.collected;
+    st->uncollectable += r.uncollectable;
+    st->candidates += r.candidates;
+    st->duration += elapsed;
+    if (rcgc_debug_level >= 3) check_heap_after_collection();
+
+    if (reason != RCGC_GC_REASON_SHUTDOWN) {
+        info.collected = r.collected;
+        info.uncollectable = r.uncollectable;
+        info.candidates = r.candidates;
+        info.duration = elapsed;
+        _rcgc_gc_invoke_callbacks(RCGC_GC_PHASE_STOP, &info);
+    }
+    _rcgc_gc.collecting = false;
+    return r.collected + r.uncollectable;
+}
+
+intptr_t rcgc_gc_collect(int generation) {
+    if (generation < 0 || generation >= RCGC_GC_NUM_GENERATIONS)
+        return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_collect: invalid generation");
+    return _rcgc_gc_collect_main(generation, RCGC_GC_REASON_MANUAL);
+}

@@ -1,0 +1,189 @@
+/* gc/gc_api.c - the flavour-neutral part of rcgc/gc.h: enable/disable,
+ * thresholds and counts, debug flags, statistics, GC callbacks, the garbage
+ * list, get_referents, and the shutdown report. Both builds compile this
+ * file; the collector proper is collect_default.c / finalize_default.c
+ * (default build) and gc_ft.c (free-threaded build).
+ */
+#include "gc/gc_state.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+rcgc_gc_state_t _rcgc_gc;
+
+static const int default_thresholds[RCGC_GC_NUM_GENERATIONS] = { 2000, 10, 10 };
+
+void _rcgc_gc_state_reset(void) {
+    _rcgc_gc_state_release();
+    memset(&_rcgc_gc, 0, sizeof _rcgc_gc);
+    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++)
+        _rcgc_gc.generations[i].threshold = default_thresholds[i];
+    _rcgc_gc.enabled = true;
+    _rcgc_gc.initialized = true;
+}
+
+void _rcgc_gc_state_release(void) {
+    rcgc_gc_garbage_clear();
+    rcgc_raw_free(_rcgc_gc.garbage.items);
+    _rcgc_gc.garbage.items = NULL;
+    _rcgc_gc.garbage.cap = 0;
+    rcgc_raw_free(_rcgc_gc.callbacks);
+    _rcgc_gc.callbacks = NULL;
+    _rcgc_gc.ncallbacks = _rcgc_gc.callbacks_cap = 0;
+}
+
+double _rcgc_gc_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- control ------------------------------------------------------------- */
+
+bool rcgc_gc_enable(void) {
+    bool was = _rcgc_gc.enabled;
+    _rcgc_gc.enabled = true;
+    return was;
+}
+
+bool rcgc_gc_disable(void) {
+    bool was = _rcgc_gc.enabled;
+    _rcgc_gc.enabled = false;
+    return was;
+}
+
+bool rcgc_gc_is_enabled(void) { return _rcgc_gc.enabled; }
+
+int rcgc_gc_set_threshold(int threshold0, int threshold1, int threshold2) {
+    if (threshold0 < 0 || threshold1 < 0 || threshold2 < 0)
+        return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_set_threshold: negative threshold");
+    _rcgc_gc.generations[0].threshold = threshold0;
+    _rcgc_gc.generations[1].threshold = threshold1;
+    _rcgc_gc.generations[2].threshold = threshold2;
+    return 0;
+}
+
+void rcgc_gc_get_threshold(int out[RCGC_GC_NUM_GENERATIONS]) {
+    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) out[i] = _rcgc_gc.generations[i].threshold;
+}
+
+void rcgc_gc_get_count(intptr_t out[RCGC_GC_NUM_GENERATIONS]) {
+    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++)
+        out[i] = __atomic_load_n(&_rcgc_gc.generations[i].count, __ATOMIC_RELAXED);
+    if (out[0] < 0) out[0] = 0; /* free-threaded: frees may race ahead of allocations */
+}
+
+void rcgc_gc_set_debug(unsigned flags) { _rcgc_gc.debug = flags; }
+unsigned rcgc_gc_get_debug(void) { return _rcgc_gc.debug; }
+
+void rcgc_gc_get_stats(rcgc_gc_gen_stats_t out[RCGC_GC_NUM_GENERATIONS]) {
+    memcpy(out, _rcgc_gc.stats, sizeof _rcgc_gc.stats);
+}
+
+/* ---- callbacks ------------------------------------------------------------- */
+
+int rcgc_gc_callback_add(rcgc_gc_callback_fn cb, void *ctx) {
+    if (!cb) return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_callback_add: callback is NULL");
+    if (_rcgc_gc.ncallbacks == _rcgc_gc.callbacks_cap) {
+        size_t cap = _rcgc_gc.callbacks_cap ? 2 * _rcgc_gc.callbacks_cap : 4;
+        rcgc_gc_callback_t *a = rcgc_raw_realloc(_rcgc_gc.callbacks, cap * sizeof *a);
+        if (!a) return _rcgc_fail_int(RCGC_ENOMEM, "rcgc_gc_callback_add: out of memory");
+        _rcgc_gc.callbacks = a;
+        _rcgc_gc.callbacks_cap = cap;
+    }
+    _rcgc_gc.callbacks[_rcgc_gc.ncallbacks++] = (rcgc_gc_callback_t){ cb, ctx };
+    return 0;
+}
+
+int rcgc_gc_callback_remove(rcgc_gc_callback_fn cb, void *ctx) {
+    for (size_t i = 0; i < _rcgc_gc.ncallbacks; i++) {
+        if (_rcgc_gc.callbacks[i].fn == cb && _rcgc_gc.callbacks[i].ctx == ctx) {
+            memmove(&_rcgc_gc.callbacks[i], &_rcgc_gc.callbacks[i + 1],
+                    (_rcgc_gc.ncallbacks - i - 1) * sizeof *_rcgc_gc.callbacks);
+            _rcgc_gc.ncallbacks--;
+            return 0;
+        }
+    }
+    return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_callback_remove: not registered");
+}
+
+/* Registration order; the array is re-read at each step because a callback
+ * may add or remove registrations (like CPython's walk over gc.callbacks). */
+void _rcgc_gc_invoke_callbacks(rcgc_gc_phase_t phase, const rcgc_gc_info_t *info) {
+    for (size_t i = 0; i < _rcgc_gc.ncallbacks; i++) {
+        rcgc_gc_callback_t c = _rcgc_gc.callbacks[i];
+        rcgc_gc_info_t copy = *info; /* a fresh record for every callback */
+        if (c.fn(phase, &copy, c.ctx) != 0) rcgc_error_write_unraisable("GC callback", NULL);
+    }
+}
+
+/* ---- the garbage list ------------------------------------------------------ */
+
+int _rcgc_gc_garbage_append(rcgc_object_t *o) {
+    rcgc_objvec_t *v = &_rcgc_gc.garbage;
+    if (v->len == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 16;
+        rcgc_object_t **a = rcgc_raw_realloc(v->items, cap * sizeof *a);
+        if (!a) return _rcgc_fail_int(RCGC_ENOMEM, "gc: out of memory growing the garbage list");
+        v->items = a;
+        v->cap = cap;
+    }
+    v->items[v->len++] = rcgc_newref(o);
+    return 0;
+}
+
+size_t rcgc_gc_garbage_count(void) { return _rcgc_gc.garbage.len; }
+
+rcgc_object_t *rcgc_gc_garbage_item(size_t i) {
+    return i < _rcgc_gc.garbage.len ? _rcgc_gc.garbage.items[i] : NULL;
+}
+
+rcgc_object_t *rcgc_gc_garbage_take(size_t i) {
+    rcgc_objvec_t *v = &_rcgc_gc.garbage;
+    if (i >= v->len) return NULL;
+    rcgc_object_t *o = v->items[i];
+    memmove(&v->items[i], &v->items[i + 1], (v->len - i - 1) * sizeof *v->items);
+    v->len--;
+    return o;
+}
+
+/* Items are released last-first, each removed before its release, so that
+ * code run by a release (a del, a finalizer) sees a consistent list. */
+void rcgc_gc_garbage_clear(void) {
+    rcgc_objvec_t *v = &_rcgc_gc.garbage;
+    while (v->len) {
+        rcgc_object_t *o = v->items[--v->len];
+        rcgc_decref(o);
+    }
+}
+
+/* ---- get_referents ----------------------------------------------------------- */
+
+int rcgc_gc_get_referents(rcgc_object_t *const *objs, size_t n, rcgc_object_visit_fn fn, void *arg) {
+    if (n && !objs) return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_get_referents: objs is NULL");
+    for (size_t i = 0; i < n; i++) {
+        rcgc_object_t *o = objs[i];
+        if (!o || !rcgc_object_is_gc(o) || !o->ob_type->traverse) continue;
+        int r = o->ob_type->traverse(o, (rcgc_visit_fn)fn, arg);
+        if (r) return r;
+    }
+    return 0;
+}
+
+/* ---- shutdown report (cpython-gc.md §11, scenario S41) ----------------------- */
+
+void _rcgc_gc_report_shutdown_garbage(void) {
+    size_t n = _rcgc_gc.garbage.len;
+    if (!n || (_rcgc_gc.debug & RCGC_GC_DEBUG_SAVEALL)) return;
+    if (!(_rcgc_gc.debug & RCGC_GC_DEBUG_UNCOLLECTABLE)) {
+        _rcgc_output("gc: %zu uncollectable objects at shutdown; use "
+                     "rcgc_gc_set_debug(RCGC_GC_DEBUG_UNCOLLECTABLE) to list them\n", n);
+        return;
+    }
+    _rcgc_output("gc: %zu uncollectable objects at shutdown\n", n);
+    for (size_t i = 0; i < n; i++) {
+        rcgc_object_t *o = _rcgc_gc.garbage.items[i];
+        _rcgc_output("      <%s %p>\n", o->ob_type->name, (void *)o);
+    }
+}
