@@ -72,7 +72,7 @@ static void check_header(rcgc_object_t *o, const char *op) {
     if (RCGC_LIKELY(o->ob_check == RCGC_HEADER_MAGIC && o->ob_type)) return;
     if (o->ob_check == RCGC_HEADER_DEAD || o->ob_check == 0xDDDDu)
         rcgc_fatal_object(o, "%s of a freed object", op);
-    rcgc_fatal_object(o, "%s of an object with a corrupt header (bad magic 0x%04x)", op, o->ob_check);
+    rcgc_fatal_object(o, "%s of an object with a corrupt header (bad magic 0x%04x: freed or overwritten memory?)", op, o->ob_check);
 }
 
 void rcgc_incref_checked(rcgc_object_t *o) {

@@ -212,7 +212,7 @@ static void check_header(rcgc_object_t *o, const char *op) {
     if (RCGC_LIKELY(check == RCGC_FT_CHECK_ALIVE && o->ob_type)) return;
     if (rcgc_is_immortal(o) && o->ob_type) return;
     if (check == RCGC_FT_CHECK_DEAD || check == 0xDDu) rcgc_fatal_object(o, "%s of a freed object", op);
-    rcgc_fatal_object(o, "%s of an object with a corrupt header (bad check byte 0x%02x)", op, check);
+    rcgc_fatal_object(o, "%s of an object with a corrupt header (bad check byte 0x%02x: freed or overwritten memory?)", op, check);
 }
 
 void rcgc_incref_checked(rcgc_object_t *o) {

@@ -38,7 +38,9 @@ static void test_decref_of_freed_object_is_reported(void **state) {
     if (RCGC_DEBUG == 0) skip();
     rcgc_object_t *o = rcgc_object_new(&thing_type);
     remember(o);
-    rcgc_test_expect_fatal(decref_twice, o, "decref of a freed object", address, "thing", NULL);
+    /* The allocator may reuse the first words of a freed block, so the report
+     * says either "a freed object" or "freed or overwritten memory". */
+    rcgc_test_expect_fatal(decref_twice, o, "decref of a", "freed", address, "thing", NULL);
     rcgc_decref(o);
 }
 
