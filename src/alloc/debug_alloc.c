@@ -117,17 +117,21 @@ static void rp(const char *fmt, ...) {
     if (report_len >= sizeof report) report_len = sizeof report - 1;
 }
 
-/* Hex dump of [from, to) clipped to [lo, hi), 16 bytes a line, at most
- * 8 lines; bytes that differ from `expect` are marked with '*'. */
+/* Hex dump of [from, to) clipped to [lo, hi), 16 bytes a line, at most 6
+ * lines; bytes inside [mlo, mhi) that differ from `expect` are marked '*'. */
+typedef struct dump_mark { const unsigned char *mlo, *mhi; int expect; } dump_mark_t;
+
 static void rp_dump(const unsigned char *lo, const unsigned char *hi, const unsigned char *from,
-                    const unsigned char *to, int expect) {
+                    const unsigned char *to, dump_mark_t m) {
     if (from < lo) from = lo;
     if (to > hi) to = hi;
     from = lo + ((size_t)(from - lo) & ~(size_t)15);
-    for (int line = 0; from < to && line < 8; line++, from += 16) {
+    for (int line = 0; from < to && line < 6; line++, from += 16) {
         rp("    %p:", (const void *)from);
-        for (const unsigned char *q = from; q < from + 16 && q < hi; q++)
-            rp(" %02x%s", *q, (expect >= 0 && *q != expect) ? "*" : "");
+        for (const unsigned char *q = from; q < from + 16 && q < hi; q++) {
+            bool bad = m.expect >= 0 && q >= m.mlo && q < m.mhi && *q != m.expect;
+            rp(" %02x%s", *q, bad ? "*" : "");
+        }
         rp("\n");
     }
     if (from < to) rp("    ...\n");
@@ -166,7 +170,8 @@ static void fail_pad(const block_info_t *b, const char *what, const char *op, co
        (const void *)pad, bad, pad[bad]);
     rp("  hex dump of the damaged bytes (* = not 0xFD):\n");
     long last = last_bad(pad, n, FORBIDDENBYTE);
-    rp_dump(b->h, b->p + b->size + RCGC_DEBUG_TAIL, pad + bad - 16, pad + last + 17, FORBIDDENBYTE);
+    rp_dump(b->h, b->p + b->size + RCGC_DEBUG_TAIL, pad + bad - 16, pad + last + 17,
+            (dump_mark_t){ pad, pad + n, FORBIDDENBYTE });
     report_fatal();
 }
 
@@ -175,7 +180,7 @@ static void fail_state(const block_info_t *b, const char *what, const char *op, 
     rp_header(b, what, op);
     if (hint) rp("    %s\n", hint);
     rp("  hex dump of the header:\n");
-    rp_dump(b->h, b->p + 16, b->h, b->p + 16, -1);
+    rp_dump(b->h, b->p + 16, b->h, b->p + 16, (dump_mark_t){ NULL, NULL, -1 });
     report_fatal();
 }
 
@@ -245,9 +250,9 @@ static void verify_freed(const qentry_t *e, const char *op) {
            (long)(19 - RCGC_DEBUG_HEAD) + bad, b.h[19 + bad]);
         rp("  hex dump of the damaged bytes (* = not 0xDD):\n");
         rp_dump(b.h, b.p + e->size + RCGC_DEBUG_TAIL, b.h + 19 + bad - 16, b.h + 19 + last + 17,
-                DEADBYTE);
+                (dump_mark_t){ b.h + 19, b.h + 19 + n, DEADBYTE });
     } else {
-        rp_dump(b.h, b.p + 16, b.h, b.p + 16, -1);
+        rp_dump(b.h, b.p + 16, b.h, b.p + 16, (dump_mark_t){ NULL, NULL, -1 });
     }
     report_fatal();
 }

@@ -52,6 +52,9 @@ static struct {
 static RCGC_TLS const char *tl_file;
 static RCGC_TLS int tl_line;
 static RCGC_TLS bool tl_busy;
+/* The site of the block this thread untraced last: the debug layer checks a
+ * block after its free was traced and still wants to name its site. */
+static RCGC_TLS struct { uintptr_t addr; const char *file; int line; void *frame0; } tl_freed;
 
 static const char unknown_file[] = "<unknown>";
 static const char backtrace_file[] = "<backtrace>";
@@ -225,7 +228,14 @@ void _rcgc_trace_on_free(rcgc_domain_t d, void *p) {
     if (tl_busy) return;
     pthread_mutex_lock(&tr.lock);
     bentry_t *e = tr.on ? block_find_locked((uintptr_t)p) : NULL;
-    if (e) block_remove_locked(e);
+    if (e) {
+        const rcgc_trace_site_t *s = &e->site->s;
+        tl_freed.addr = (uintptr_t)p;
+        tl_freed.file = s->file;
+        tl_freed.line = s->line;
+        tl_freed.frame0 = s->nframes ? s->frames[0] : NULL;
+        block_remove_locked(e);
+    }
     pthread_mutex_unlock(&tr.lock);
 }
 
@@ -235,7 +245,13 @@ static void format_site(const rcgc_trace_site_t *s, char *buf, size_t size) {
 }
 
 int _rcgc_trace_describe(const void *p, char *buf, size_t size) {
-    if (!__atomic_load_n(&tr.on, __ATOMIC_RELAXED) || pthread_mutex_trylock(&tr.lock) != 0) return 0;
+    if (!__atomic_load_n(&tr.on, __ATOMIC_RELAXED)) return 0;
+    if (tl_freed.addr == (uintptr_t)p) {
+        if (tl_freed.frame0) snprintf(buf, size, "%s (first frame %p)", tl_freed.file, tl_freed.frame0);
+        else snprintf(buf, size, "%s:%d", tl_freed.file, tl_freed.line);
+        return 1;
+    }
+    if (pthread_mutex_trylock(&tr.lock) != 0) return 0;
     bentry_t *e = tr.on ? block_find_locked((uintptr_t)p) : NULL;
     if (e) format_site(&e->site->s, buf, size);
     pthread_mutex_unlock(&tr.lock);
