@@ -18,11 +18,39 @@ typedef enum rcgc_heap_kind {
     RCGC_HEAP_GC = 2      /* objects of GC types: walked by the collector */
 } rcgc_heap_kind_t;
 
-/* The pooled allocator (alloc/pool.c and below): blocks are 16-byte aligned;
- * NULL on failure (the caller sets the error). */
+/* The pooled allocator (alloc/pool.c and below): blocks are 16-byte aligned
+ * (blocks over 16 KiB: 64 KiB aligned); NULL on failure (the caller sets the
+ * error). Size 0 gives a unique 16-byte block. Any thread may free any block;
+ * realloc(NULL, n) allocates in RCGC_HEAP_MEM, otherwise in the block's kind.
+ * Freeing a pointer the pool did not allocate is a fatal error (see
+ * docs/design/allocator.md for what is checked). */
 RCGC_INTERNAL void *_rcgc_pool_malloc(size_t size, rcgc_heap_kind_t kind);
 RCGC_INTERNAL void *_rcgc_pool_realloc(void *ptr, size_t size);
 RCGC_INTERNAL void _rcgc_pool_free(void *ptr);
+
+/* Queries on pool blocks (p must be what _rcgc_pool_malloc returned; any
+ * other pointer answers 0 / false / -1, never faults):
+ *   usable_size  bytes usable at p (>= the request: the class size);
+ *   owns         p is the start of a block of an in-use pool page;
+ *   kind_of      the heap kind p was allocated in. */
+RCGC_INTERNAL size_t _rcgc_pool_usable_size(const void *p);
+RCGC_INTERNAL bool _rcgc_pool_owns(const void *p);
+RCGC_INTERNAL int _rcgc_pool_kind_of(const void *p);
+/* Give memory back: the calling thread's empty pages (all of them if force,
+ * else all but the current page of each class), abandoned pages whose blocks
+ * were all freed, then decommit free pages and unmap empty segments (all if
+ * force, else keeping one spare). */
+RCGC_INTERNAL void _rcgc_pool_collect(bool force);
+
+/* Heap walk: call fn(block, block_size, arg) for every live block of `kind`,
+ * page by page in address order, abandoned pages (of exited threads)
+ * included. A non-zero return from fn stops the walk and is returned.
+ * Requires that no other thread allocates or frees in the pool meanwhile
+ * (world stopped, or the default flavour's global lock held by the caller
+ * while others wait); fn itself may allocate and may free the block it is
+ * given (blocks allocated during the walk may or may not be visited). */
+typedef int (*rcgc_pool_visit_fn)(void *block, size_t block_size, void *arg);
+RCGC_INTERNAL int _rcgc_heap_visit(rcgc_heap_kind_t kind, rcgc_pool_visit_fn fn, void *arg);
 
 RCGC_INTERNAL void *_rcgc_alloc_object(size_t size, rcgc_heap_kind_t kind);
 RCGC_INTERNAL void _rcgc_free_object(void *block, rcgc_heap_kind_t kind);

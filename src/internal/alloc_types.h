@@ -1,0 +1,278 @@
+/* internal/alloc_types.h - the pooled allocator's data structures, their
+ * invariants, and the inline helpers shared by src/alloc/{pool,page,segment,
+ * heap,walk,stats}.c. Design notes: docs/design/allocator.md.
+ *
+ * Overview
+ *   segment  4 MiB, aligned to 4 MiB, from the OS. Page 0 holds the segment
+ *            header (this struct, page descriptors included); pages 1..63 hold
+ *            blocks. The segment of any block is `p & ~(RCGC_SEG_SIZE-1)`, its
+ *            page descriptor `seg->pages[(p >> 16) & 63]`. A huge block (more
+ *            than RCGC_LARGE_MAX bytes) gets a segment of its own, sized to fit.
+ *   page     64 KiB of blocks of one size class, owned by one thread's heap of
+ *            one kind (MEM, OBJECT, GC), or abandoned (no owner) after that
+ *            thread exited. A large block (16 KiB < n <= 1 MiB) takes a run of
+ *            whole pages described by the run's first descriptor.
+ *   heap     per thread and per kind: for each size class the current page
+ *            (`direct`), a queue of pages that may have free blocks, and a
+ *            queue of exhausted ("full") pages.
+ *   tld      a thread's three heaps. Never freed: recycled for new threads, so
+ *            a stale pointer read by another thread still points at a heap.
+ *
+ * Locking
+ *   The allocator has one mutex, `_rcgc_pool.lock` (segment lock). It guards
+ *   every segment field, page state transitions (free <-> in use), the
+ *   abandoned pools and the tld recycling list. It is never taken on the fast
+ *   paths; a thread takes it to get or return a whole page, for large blocks,
+ *   at thread exit, and for walks, stats and collects.
+ *   Page fields are "owner only" (the thread whose tld is in `xowner`), "lock"
+ *   (segment lock), or atomic (the `x` prefix), as written beside each field.
+ *   An abandoned page's owner-only fields belong to whoever holds the lock.
+ */
+#ifndef RCGC_INTERNAL_ALLOC_TYPES_H
+#define RCGC_INTERNAL_ALLOC_TYPES_H
+
+#include "internal/alloc_internal.h"
+#include <pthread.h>
+
+/* ---- geometry -------------------------------------------------------------- */
+#define RCGC_SEG_SHIFT 22
+#define RCGC_SEG_SIZE ((size_t)1 << RCGC_SEG_SHIFT)        /* 4 MiB */
+#define RCGC_SEG_MASK (RCGC_SEG_SIZE - 1)
+#define RCGC_PAGE_SHIFT 16
+#define RCGC_PAGE_SIZE ((size_t)1 << RCGC_PAGE_SHIFT)      /* 64 KiB */
+#define RCGC_PAGES_PER_SEG (RCGC_SEG_SIZE / RCGC_PAGE_SIZE) /* 64; page 0 = header */
+
+#define RCGC_SMALL_MAX 512      /* classes 0..31: (n-1)>>4, 16-byte steps */
+#define RCGC_SMALL_CLASSES 32
+#define RCGC_MEDIUM_MAX 16384   /* classes 32..51: four per power of two */
+#define RCGC_CLASSES 52
+#define RCGC_LARGE_MAX ((size_t)16 << RCGC_PAGE_SHIFT) /* 1 MiB: page runs */
+#define RCGC_HEAP_KINDS 3
+#define RCGC_BLOCK_ALIGN 16
+
+/* Committed free pages kept for reuse before the segment lock decommits them
+ * (512 KiB): a burst of frees returns memory at once, a page that empties and
+ * refills does not cost an madvise each time. */
+#define RCGC_RETAIN_PAGES 8
+
+/* ---- blocks ---------------------------------------------------------------- */
+/* A free block: its first word links it into one of its page's free lists. */
+typedef struct rcgc_block {
+    struct rcgc_block *next;
+} rcgc_block_t;
+
+/* ---- pages ----------------------------------------------------------------- */
+typedef enum rcgc_page_state {
+    RCGC_PAGE_FREE = 0,   /* not in use; `committed` says whether it holds RSS */
+    RCGC_PAGE_SMALL,      /* blocks of class `cls`, owned by a heap or abandoned */
+    RCGC_PAGE_LARGE,      /* first page of a run holding one large block */
+    RCGC_PAGE_LARGE_TAIL, /* a later page of that run (never a block start) */
+    RCGC_PAGE_HUGE,       /* page 1 of a huge segment: one block */
+    RCGC_PAGE_HEADER      /* page 0: the segment header */
+} rcgc_page_state_t;
+
+/* The low two bits of a page's xthread_free word: has the owner parked the
+ * page in its full queue, and has a remote free told the owner's heap?
+ *   NORMAL     not parked; remote frees just push.
+ *   FULL       parked, and the list was empty when parked: the next remote
+ *              free CASes FULL -> NOTIFYING together with its push.
+ *   NOTIFYING  that remote thread is setting its bit in the heap's xnotified;
+ *              the page is pinned: the owner must not free or abandon it, and
+ *              waits for NOTIFIED (a few instructions) before unparking.
+ *   NOTIFIED   the heap has been told; the owner moves the page back to avail.
+ * Flags and list change in one CAS, so a notification is never lost. */
+enum { RCGC_TF_NORMAL = 0, RCGC_TF_FULL = 1, RCGC_TF_NOTIFYING = 2, RCGC_TF_NOTIFIED = 3 };
+#define RCGC_TF_FLAGS ((uintptr_t)3)
+
+struct rcgc_heap;
+struct rcgc_tld;
+
+/* Page descriptor (out of line, in the segment header).
+ *
+ * Counting invariants for a SMALL page (owner's view, or the lock holder's
+ * for an abandoned page):
+ *     used = blocks handed out - blocks returned to `free`/`local_free`
+ *          = live blocks + |xthread_free|
+ *     |free| + |local_free| + used == capacity <= reserved
+ *   Blocks pending in xthread_free are still counted in `used` until the
+ *   owner collects them (then used -= their number and they join `free`).
+ *   Blocks [capacity, reserved) are not carved yet: never touched, no RSS.
+ * A page with used == 0 and no pending remote frees is empty: the owner
+ * keeps it only while it is its heap's current page for the class
+ * (hysteresis), otherwise returns it to its segment.
+ */
+typedef struct rcgc_page {
+    /* owner only */
+    rcgc_block_t *free;                /* malloc pops here */
+    rcgc_block_t *local_free;          /* the owner's frees push here */
+    uint32_t used;                     /* see the invariants above */
+    uint32_t capacity;                 /* blocks carved so far */
+    /* set when the page is assigned (lock), constant while in use */
+    uint32_t reserved;                 /* blocks that fit in the page */
+    uint32_t block_size;               /* bytes per block (a run's size for LARGE/HUGE) */
+    uint32_t block_magic;              /* ceil(2^32 / block_size): index = (off * magic) >> 32 */
+    uint8_t cls;                       /* size class (SMALL) */
+    uint8_t kind;                      /* rcgc_heap_kind_t of the blocks */
+    uint8_t state;                     /* rcgc_page_state_t; transitions under the lock */
+    uint8_t committed;                 /* lock: holds (or may hold) physical memory */
+    /* atomic: any thread */
+    uintptr_t xthread_free;            /* rcgc_block_t*: remote frees (CAS push; owner exchanges) */
+    struct rcgc_tld *xowner;           /* owning thread's tld; NULL when abandoned/large/free */
+    struct rcgc_heap *xheap;           /* owning heap (NULL when abandoned): remote frees notify it */
+    /* owner only while owned; lock while abandoned */
+    bool in_full;                      /* in the heap's full queue (tf flags != NORMAL) */
+    struct rcgc_page *next, *prev;     /* heap queue, or the abandoned pool */
+    uint32_t run_pages;                /* LARGE: pages in the run */
+} rcgc_page_t;
+
+/* ---- segments -------------------------------------------------------------- */
+/* Invariants (all fields under the segment lock):
+ *   bit i of used_map == 1 <=> pages[i].state != FREE (bit 0 always set);
+ *   nfree == number of zero bits in used_map (the bucket it sits in);
+ *   a segment with nfree > 0 is in bucket[nfree]; all segments are in the
+ *   address-ordered `all` list; its 4 MiB region bit is set in the segment
+ *   map exactly while it is mapped.
+ */
+typedef struct rcgc_segment {
+    uint64_t magic;                      /* RCGC_SEG_MAGIC ^ address */
+    size_t map_size;                     /* bytes mapped (RCGC_SEG_SIZE, more for huge) */
+    uint64_t used_map;                   /* pages in use (see above) */
+    unsigned nfree;
+    unsigned retained;                   /* FREE pages still committed */
+    bool huge;
+    struct rcgc_segment *all_next, *all_prev;     /* address order */
+    struct rcgc_segment *bucket_next, *bucket_prev; /* bucket[nfree] */
+    rcgc_page_t pages[RCGC_PAGES_PER_SEG];
+} rcgc_segment_t;
+
+#define RCGC_SEG_MAGIC 0x72636763u /* "rcgc" */
+
+/* ---- heaps ----------------------------------------------------------------- */
+typedef struct rcgc_page_queue {
+    rcgc_page_t *first, *last;
+} rcgc_page_queue_t;
+
+/* One heap per thread per kind; every field is owner only except xnotified.
+ * Invariants: direct[c] is avail[c].first, or &_rcgc_empty_page when avail[c]
+ * is empty; a page is in exactly one of avail[c] / full[c]; in_full <=>
+ * the page is in full[c] <=> its xthread_free flags are not NORMAL. */
+typedef struct rcgc_heap {
+    rcgc_page_t *direct[RCGC_CLASSES];
+    rcgc_page_queue_t avail[RCGC_CLASSES];
+    rcgc_page_queue_t full[RCGC_CLASSES];
+    uint64_t xnotified;          /* atomic: bit c = a full page of class c got a remote free */
+    struct rcgc_tld *tld;
+    rcgc_heap_kind_t kind;
+    uint32_t slow_calls;         /* heartbeat: generic-path calls */
+} rcgc_heap_t;
+
+typedef struct rcgc_tld {
+    rcgc_heap_t heaps[RCGC_HEAP_KINDS];
+    struct rcgc_tld *next_free;  /* lock: recycling list */
+    bool live;                   /* lock: bound to a running thread */
+} rcgc_tld_t;
+
+/* ---- the allocator's global state ------------------------------------------ */
+typedef struct rcgc_pool_state {
+    pthread_mutex_t lock;
+    bool initialized;                        /* lock */
+    rcgc_segment_t *all_first;               /* lock: address-ordered segment list */
+    rcgc_segment_t *bucket[RCGC_PAGES_PER_SEG]; /* lock: segments by nfree (1..63) */
+    uint64_t bucket_map;                     /* lock: bit n set <=> bucket[n] non-empty */
+    rcgc_page_queue_t abandoned[RCGC_HEAP_KINDS][RCGC_CLASSES]; /* lock */
+    size_t abandoned_count;                  /* lock for writes (atomic); racy peek without */
+    rcgc_tld_t *tld_free;                    /* lock: recyclable tlds */
+    size_t empty_segments;                   /* lock: segments with no page in use */
+    size_t retained_pages;                   /* lock: FREE pages still committed */
+    unsigned xwalkers;                       /* atomic: walks in progress (defer unmaps) */
+    /* statistics, lock */
+    size_t segments, huge_segments;
+    size_t bytes_mapped;                     /* address space held */
+    size_t bytes_committed;                  /* pages in use or retained, headers, huge */
+    size_t bytes_returned;                   /* cumulative: decommitted + unmapped */
+    size_t large_blocks, large_bytes;        /* LARGE and HUGE blocks in use */
+    size_t tld_count, tld_bytes;
+    size_t pages_reclaimed, pages_abandoned;
+} rcgc_pool_state_t;
+
+RCGC_INTERNAL extern rcgc_pool_state_t _rcgc_pool;
+RCGC_INTERNAL extern rcgc_page_t _rcgc_empty_page;
+RCGC_INTERNAL extern rcgc_tld_t _rcgc_empty_tld;
+
+/* ---- segment map: which 4 MiB regions are rcgc segments --------------------- */
+/* One bit per 4 MiB region of a 48-bit address space: 8 MiB of zero BSS of
+ * which only the words covering mapped segments are ever touched. */
+#define RCGC_SEGMAP_BITS ((uint64_t)1 << (48 - RCGC_SEG_SHIFT))
+RCGC_INTERNAL extern uint64_t _rcgc_segmap[RCGC_SEGMAP_BITS / 64];
+
+static inline bool _rcgc_segmap_has(uintptr_t p) {
+    uintptr_t i = p >> RCGC_SEG_SHIFT;
+    if (RCGC_UNLIKELY(i >= RCGC_SEGMAP_BITS)) return false;
+    return (__atomic_load_n(&_rcgc_segmap[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
+}
+
+static inline rcgc_segment_t *_rcgc_ptr_segment(const void *p) {
+    return (rcgc_segment_t *)((uintptr_t)p & ~(uintptr_t)RCGC_SEG_MASK);
+}
+static inline rcgc_page_t *_rcgc_ptr_page(rcgc_segment_t *seg, const void *p) {
+    return &seg->pages[((uintptr_t)p >> RCGC_PAGE_SHIFT) & (RCGC_PAGES_PER_SEG - 1)];
+}
+static inline size_t _rcgc_page_index(const rcgc_segment_t *seg, const rcgc_page_t *pg) {
+    return (size_t)(pg - seg->pages);
+}
+static inline uint8_t *_rcgc_page_start(const rcgc_page_t *pg) {
+    rcgc_segment_t *seg = _rcgc_ptr_segment(pg);
+    return (uint8_t *)seg + (_rcgc_page_index(seg, pg) << RCGC_PAGE_SHIFT);
+}
+/* Block index of p in its page (p must lie in a SMALL page). */
+static inline uint32_t _rcgc_block_index(const rcgc_page_t *pg, const void *p) {
+    uint64_t off = (uint64_t)((const uint8_t *)p - _rcgc_page_start(pg));
+    return (uint32_t)((off * pg->block_magic) >> 32);
+}
+
+/* ---- size classes ---------------------------------------------------------- */
+static inline unsigned _rcgc_size_class(size_t n) {
+    if (n <= RCGC_SMALL_MAX) return n ? (unsigned)((n - 1) >> 4) : 0;
+    size_t m = n - 1;
+    unsigned b = 63u - (unsigned)__builtin_clzll(m); /* >= 9 */
+    unsigned sub = (unsigned)(m >> (b - 2)) & 3u;
+    return RCGC_SMALL_CLASSES + (b - 9) * 4 + sub;
+}
+static inline size_t _rcgc_class_size(unsigned cls) {
+    if (cls < RCGC_SMALL_CLASSES) return ((size_t)cls + 1) << 4;
+    unsigned k = cls - RCGC_SMALL_CLASSES, b = 9 + k / 4, sub = k % 4;
+    return (size_t)(4 + sub + 1) << (b - 2);
+}
+
+/* ---- the thread's heaps ------------------------------------------------------ */
+RCGC_INTERNAL extern RCGC_TLS rcgc_tld_t *_rcgc_tls_tld;
+
+/* ---- cross-file internals, by defining file --------------------------------- */
+/* segment.c (caller holds the lock unless said otherwise) */
+RCGC_INTERNAL void _rcgc_pool_lock(void);
+RCGC_INTERNAL void _rcgc_pool_unlock(void);
+RCGC_INTERNAL void _rcgc_pool_ensure_init(void);                 /* no lock held */
+RCGC_INTERNAL rcgc_page_t *_rcgc_segment_page_alloc_locked(void);
+RCGC_INTERNAL void _rcgc_segment_page_free_locked(rcgc_page_t *pg);
+RCGC_INTERNAL void *_rcgc_large_alloc(size_t size, rcgc_heap_kind_t kind); /* no lock held */
+RCGC_INTERNAL void _rcgc_large_free(rcgc_page_t *pg, void *p);             /* no lock held */
+RCGC_INTERNAL void _rcgc_segment_purge_locked(bool force);
+RCGC_INTERNAL void _rcgc_segment_release_empty_locked(void);
+RCGC_INTERNAL void _rcgc_segment_release_dead_huge_locked(void);
+/* page.c */
+RCGC_INTERNAL void _rcgc_page_init(rcgc_page_t *pg, unsigned cls, rcgc_heap_kind_t kind);
+RCGC_INTERNAL bool _rcgc_page_extend(rcgc_page_t *pg);
+RCGC_INTERNAL uint32_t _rcgc_page_collect(rcgc_page_t *pg);
+RCGC_INTERNAL bool _rcgc_page_is_valid(const rcgc_page_t *pg);
+RCGC_INTERNAL bool _rcgc_page_try_park(rcgc_page_t *pg);
+RCGC_INTERNAL void _rcgc_page_unpark(rcgc_page_t *pg);
+RCGC_INTERNAL bool _rcgc_page_parked_has_free(const rcgc_page_t *pg);
+RCGC_INTERNAL void _rcgc_page_remote_push(rcgc_page_t *pg, rcgc_block_t *b);
+/* heap.c */
+RCGC_INTERNAL void *_rcgc_heap_malloc_generic(size_t size, rcgc_heap_kind_t kind);
+RCGC_INTERNAL void _rcgc_heap_page_emptied(rcgc_page_t *pg);
+RCGC_INTERNAL void _rcgc_heap_page_unfull(rcgc_page_t *pg);
+RCGC_INTERNAL void _rcgc_heap_collect_current(bool force);
+RCGC_INTERNAL void _rcgc_abandoned_collect_locked(void);
+
+#endif
