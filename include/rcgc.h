@@ -13,6 +13,7 @@
 #include "rcgc/object.h"
 #include "rcgc/refcount.h"
 #include "rcgc/alloc.h"
+#include "rcgc/trace.h"
 #include "rcgc/thread.h"
 #include "rcgc/weakref.h"
 #include "rcgc/gc.h"
