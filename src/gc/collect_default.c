@@ -120,27 +120,32 @@ intptr_t _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable) {
 /* ---- survivors -------------------------------------------------------------- */
 
 /* CPython's untrack_tuples: objects of RCGC_TYPE_MAYBE_UNTRACK types that can
- * no longer be part of a cycle are untracked. */
-static void untrack_survivors(gc_head_t *young) {
+ * no longer be part of a cycle are untracked. Returns the number of objects
+ * left in young (the same walk counts them). */
+static intptr_t untrack_survivors(gc_head_t *young) {
+    intptr_t n = 0;
     gc_head_t *next;
     for (gc_head_t *g = GC_NEXT(young); g != young; g = next) {
         next = GC_NEXT(g);
         rcgc_object_t *o = FROM_GC(g);
         const rcgc_type_t *t = o->ob_type;
-        if ((t->flags & RCGC_TYPE_MAYBE_UNTRACK) && t->may_untrack && t->may_untrack(o))
+        if (RCGC_UNLIKELY(t->flags & RCGC_TYPE_MAYBE_UNTRACK) && t->may_untrack && t->may_untrack(o))
             rcgc_gc_untrack(o);
+        else
+            n++;
     }
+    return n;
 }
 
+/* Promotion and the 25% rule's bookkeeping (cpython-gc.md §3.5, §7.5). */
 static void handle_survivors(gc_head_t *young, gc_head_t *old, int generation) {
-    untrack_survivors(young);
+    intptr_t survivors = untrack_survivors(young);
     if (young != old) {
-        if (generation == RCGC_GC_NUM_GENERATIONS - 2)
-            _rcgc_gc.long_lived_pending += gc_list_size(young);
+        if (generation == RCGC_GC_NUM_GENERATIONS - 2) _rcgc_gc.long_lived_pending += survivors;
         gc_list_merge(young, old);
     } else {
         _rcgc_gc.long_lived_pending = 0;
-        _rcgc_gc.long_lived_total = gc_list_size(young);
+        _rcgc_gc.long_lived_total = survivors;
     }
 }
 
