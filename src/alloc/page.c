@@ -42,7 +42,8 @@ bool _rcgc_page_extend(rcgc_page_t *pg) {
     for (uint8_t *b = first; b < last; b += bs) ((rcgc_block_t *)b)->next = (rcgc_block_t *)(b + bs);
     ((rcgc_block_t *)last)->next = NULL;
     pg->free = (rcgc_block_t *)first;
-    pg->capacity += n;
+    /* atomic: a remote free's debug check reads it (pool.c: is_block_start) */
+    __atomic_store_n(&pg->capacity, pg->capacity + n, __ATOMIC_RELAXED);
     return true;
 }
 

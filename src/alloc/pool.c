@@ -47,7 +47,7 @@ RCGC_NOINLINE static void report_bad_block(const rcgc_page_t *pg, const void *p,
 
 static inline bool is_block_start(const rcgc_page_t *pg, const void *p) {
     uint32_t i = _rcgc_block_index(pg, p);
-    return i < pg->capacity && _rcgc_page_start(pg) + (size_t)i * pg->block_size == (const uint8_t *)p;
+    return i < __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED) && _rcgc_page_start(pg) + (size_t)i * pg->block_size == (const uint8_t *)p;
 }
 
 RCGC_NOINLINE static void report_double_free(const rcgc_page_t *pg, const void *p) {

@@ -106,7 +106,8 @@ typedef struct rcgc_page {
     rcgc_block_t *free;                /* malloc pops here */
     rcgc_block_t *local_free;          /* the owner's frees push here */
     uint32_t used;                     /* see the invariants above */
-    uint32_t capacity;                 /* blocks carved so far */
+    uint32_t capacity;                 /* blocks carved so far (owner writes atomically: remote
+                                          frees read it in debug checks) */
     /* set when the page is assigned (lock), constant while in use */
     uint32_t reserved;                 /* blocks that fit in the page */
     uint32_t block_size;               /* bytes per block (a run's size for LARGE/HUGE) */

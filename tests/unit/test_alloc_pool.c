@@ -15,8 +15,10 @@
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SCALE 8
+#define RSS_RELIABLE 0 /* shadow memory and quarantines move RSS */
 #else
 #define SCALE 1
+#define RSS_RELIABLE 1
 #endif
 
 static rcgc_alloc_stats_t stats_now(void) {
@@ -199,8 +201,10 @@ static void test_stats_track_rss(void **state) {
     double rss = (double)b.rss_bytes - (double)a.rss_bytes;
     double want = (double)n * 64;
     printf("# 64 B x %zu: committed +%.0f, rss +%.0f, wanted %.0f\n", n, committed, rss, want);
-    assert_true(committed >= want * 0.95 && committed < want * 1.05 + 1048576);
-    if (a.rss_bytes) assert_true(rss > want * 0.9 && rss < want * 1.1 + 1048576);
+    /* earlier tests may leave up to RCGC_RETAIN_PAGES + one current page committed */
+    assert_true(committed >= want - (RCGC_RETAIN_PAGES + 1) * RCGC_PAGE_SIZE);
+    assert_true(committed < want * 1.05 + 1048576);
+    if (a.rss_bytes && RSS_RELIABLE) assert_true(rss > want * 0.9 && rss < want * 1.1 + 1048576);
     for (size_t i = 0; i < n; i++) _rcgc_pool_free(p[i]);
     free(p);
 }
@@ -208,12 +212,12 @@ static void test_stats_track_rss(void **state) {
 /* ---- RSS after a peak --------------------------------------------------------------- */
 static void test_rss_returns_after_peak(void **state) {
     (void)state;
+    if (_rcgc_os_rss_bytes() == 0 || !RSS_RELIABLE) skip();
     size_t n = (size_t)1000000 / SCALE;
     void **p = malloc(n * sizeof *p);
     memset(p, 1, n * sizeof *p); /* touched before the first reading (not 0: gcc would make it calloc) */
     _rcgc_pool_collect(true);
     size_t rss0 = _rcgc_os_rss_bytes();
-    if (rss0 == 0) skip();
     for (size_t i = 0; i < n; i++) p[i] = _rcgc_pool_malloc(32, RCGC_HEAP_OBJECT);
     size_t peak = _rcgc_os_rss_bytes();
     for (size_t i = 0; i < n; i++) _rcgc_pool_free(p[i]);
