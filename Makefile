@@ -37,6 +37,12 @@ deps-demo:
 	@tools/ensure-deps.sh $(DEMO_DEPS)
 
 # ---- tests --------------------------------------------------------------------
+# Sanitizer runtime options: a test that asks for an absurd size must get
+# NULL back (the library's error path), not a sanitizer abort.
+export ASAN_OPTIONS  ?= allocator_may_return_null=1:detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS  ?= allocator_may_return_null=1:halt_on_error=1:second_deadlock_stack=1
+
 define run_suite
 	$(CMAKE) -S . -B $(BUILD)/$(1) $(2) $(CMAKE_COMMON) >/dev/null
 	$(CMAKE) --build $(BUILD)/$(1) -j $(JOBS)
