@@ -83,7 +83,7 @@ pyjob() { job "$1" cpython "$PY" "$ROOT/bench/py/shapes.py" "${@:2}"; }
 ALLOCS="rcgc rcgc_t glibc mimalloc jemalloc pymalloc"
 GCS="rcgc rcgc_t bdwgc"
 if [ -n "$QUICK" ]; then
-  R100K=20000 R1M=100000 R10M=300000 BT21=14 BTQ=12
+  R100K=20000 R1M=100000 R10M=200000 BT21=13 BTQ=11
 else
   R100K=100000 R1M=1000000 R10M=10000000 BT21=21 BTQ=16
 fi
@@ -130,10 +130,13 @@ run_job() { # index rep
     [ "$rep" = 1 ] && printf '%s\t%s\tnot built\t%s\n' "$name" "$sys" "${exe#$ROOT/} missing (build failed or peer library absent)" >>"$STATUS"
     return
   fi
-  local out=$OUT/.job.out err=$OUT/.job.err rc
+  local out=$OUT/.job.out err=$OUT/.job.err rc t1
+  t1=$(date +%s.%N)
   # shellcheck disable=SC2086
   env ${JOB_ENV:-} timeout "$TMO" $cmd >"$out" 2>"$err"
   rc=$?
+  printf '  %-22s %-9s rep %s rc %s %6.2fs\n' "$name" "$sys" "$rep" "$rc" \
+    "$(echo "$(date +%s.%N) - $t1" | bc 2>/dev/null || echo 0)" >>"$LOG"
   if [ $rc -eq 0 ]; then
     grep '^R	' "$out" | sed "s/\$/	$rep/" >>"$RAW"
   else
@@ -161,40 +164,39 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 # ---- 5. instruction counts (deterministic: once) ------------------------------------
-# callgrind "Collected" for N pairs minus 0 pairs, divided by N (allocator.md 7.3)
-cg_total() { # envs exe args...
-  local envs=$1; shift
-  # shellcheck disable=SC2086
-  env $envs timeout "$TMO" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
-    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | head -1
-}
-cg_job() { # bench system n envs exe args...
-  local bench=$1 sys=$2 n=$3 envs=$4; shift 4
+# callgrind counts only inside the pair loop's function (--toggle-collect),
+# so start-up (Py_InitializeEx, rcgc_init, ballast) is excluded; the figure is
+# Collected / N and includes the loop itself (2-3 instructions per pair),
+# as allocator.md 7.3's subtraction of a 0-pair run does
+cg_job() { # bench system n envs function exe args...
+  local bench=$1 sys=$2 n=$3 envs=$4 fn=$5; shift 5
   local exe=$1
   if [ -n "$ONLY" ] && ! [[ $bench =~ $ONLY ]]; then return; fi
   if [ ! -x "$exe" ]; then
     printf '%s\t%s\tnot built\t%s\n' "$bench" "$sys" "${exe#$ROOT/} missing" >>"$STATUS"; return
   fi
-  local a b
-  a=$(cg_total "$envs" "$@" cg "$n")
-  b=$(cg_total "$envs" "$@" cg 0)
-  if [ -n "$a" ] && [ -n "$b" ] && [ "$a" -gt "$b" ]; then
+  local a
+  # shellcheck disable=SC2086
+  a=$(env $envs timeout "$TMO" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+      --collect-atstart=no "--toggle-collect=$fn*" "$@" cg "$n" 2>&1 >/dev/null |
+      sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | head -1)
+  if [ -n "$a" ] && [ "$a" -gt 0 ]; then
     printf 'R\t%s\t%s\t%s\t%s\t%s\t%s\t1\n' "$bench" "$sys" instructions_per_pair \
-      "$(awk -v a="$a" -v b="$b" -v n="$n" 'BEGIN{printf "%.2f", (a-b)/n}')" instructions \
+      "$(awk -v a="$a" -v n="$n" 'BEGIN{printf "%.2f", a/n}')" instructions \
       "pairs=$n,$(echo "${envs:-none}" | tr 'A-Z' 'a-z'),tool=callgrind" >>"$RAW"
   else
-    printf '%s\t%s\tfailed\t%s\n' "$bench" "$sys" "callgrind run failed (collected: '$a' / '$b')" >>"$STATUS"
+    printf '%s\t%s\tfailed\t%s\n' "$bench" "$sys" "callgrind run failed (collected: '$a')" >>"$STATUS"
   fi
 }
 if command -v valgrind >/dev/null; then
   say "callgrind instruction counts"
-  CGN=$([ -n "$QUICK" ] && echo 200000 || echo 1000000)
+  CGN=$([ -n "$QUICK" ] && echo 50000 || echo 1000000)
   for s in $ALLOCS; do
-    cg_job alloc_pair_32_instr "$s" "$CGN" "BALLAST=32" "$(bin_for allocbench "$s")"
-    cg_job alloc_pair_32_instr_ballast0 "$s" "$CGN" "BALLAST=0" "$(bin_for allocbench "$s")"
+    cg_job alloc_pair_32_instr "$s" "$CGN" "BALLAST=32" cg_loop "$(bin_for allocbench "$s")"
+    cg_job alloc_pair_32_instr_ballast0 "$s" "$CGN" "BALLAST=0" cg_loop "$(bin_for allocbench "$s")"
   done
   for s in rcgc rcgc_t cpython; do
-    cg_job incref_decref_instr "$s" "$CGN" "" "$(bin_for refbench "$s")"
+    cg_job incref_decref_instr "$s" "$CGN" "" pairs "$(bin_for refbench "$s")"
   done
 else
   printf 'alloc_pair_32_instr\tall\tfailed\tvalgrind not installed\n' >>"$STATUS"

@@ -390,7 +390,7 @@ static void mode_young_pause(const char *name, long n) {
     obj_t **heads = build_rings(nrings);
     collect_full();
     collect_full(); /* everything is in the oldest generation now */
-    int loops = quick ? 200 : 1000;
+    int loops = quick ? 100 : 1000;
     double *s = malloc((size_t)loops * sizeof *s);
     for (int l = 0; l < loops; l++) {
         for (int r = 0; r < 200; r++) drop(build_ring()); /* 2,000 young garbage objects */
@@ -488,7 +488,7 @@ static obj_t *dn_swap_remove(obj_t *o, size_t j) {
 #endif
 
 static void mode_dumpster(const char *name, int manual) {
-    long ops = 1000000;
+    long ops = quick ? 200000 : 1000000;
     bench_rng_t rng = {12345};
 #if defined(S_RCGC)
     if (manual) rcgc_gc_disable();
@@ -682,7 +682,7 @@ static double fin_run(long count, int model, int cyclic) {
 
 static void mode_finalizer(int cyclic) {
     const char *name = cyclic ? "finalizer_cyclic" : "finalizer";
-    long count = quick ? 512 * 1024 : 4L * 1024 * 1024;
+    long count = quick ? 256 * 1024 : 4L * 1024 * 1024;
     if (cyclic) count /= 2; /* pairs */
     long objs = cyclic ? 2 * count : count;
     int reps = quick ? 1 : 2;

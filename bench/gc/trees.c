@@ -18,7 +18,7 @@
  *   gcbench_cyclic    the same; every node also holds a strong reference to
  *                     its parent, so every tree is one big cycle
  *   bintrees NAME D   binary-trees at depth D (min depth 4), record name NAME
- * BENCH_QUICK=1 shrinks GCBench to stretch 16 / long-lived 14 / max 14.
+ * BENCH_QUICK=1 shrinks GCBench to stretch 14 / long-lived 12 / max 12.
  */
 #include "../common/bench.h"
 
@@ -312,7 +312,7 @@ static void bintrees(const char *name, int n) {
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "gcbench";
     int quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK")) != 0;
-    if (quick) kStretchTreeDepth = 16, kLongLivedTreeDepth = 14, kMaxTreeDepth = 14;
+    if (quick) kStretchTreeDepth = 14, kLongLivedTreeDepth = 12, kMaxTreeDepth = 12;
     sys_init();
     if (!strcmp(mode, "gcbench")) {
         gcbench("gcbench");

@@ -109,7 +109,7 @@ class CNode:
 
 
 def gcbench(name, cyclic):
-    stretch, long_lived_d, array_size, min_d, max_d = (16, 14, 500000, 4, 14) if QUICK else (18, 16, 500000, 4, 16)
+    stretch, long_lived_d, array_size, min_d, max_d = (14, 12, 500000, 4, 12) if QUICK else (18, 16, 500000, 4, 16)
     N = CNode if cyclic else Node
 
     def tree_size(i):
@@ -353,7 +353,7 @@ def young_pause(name, n):
     heads = [build_ring() for _ in range(n // 10)]
     gc.collect()
     gc.collect()
-    loops = 200 if QUICK else 1000
+    loops = 100 if QUICK else 1000
     s = []
     for _ in range(loops):
         for _ in range(200):
@@ -384,7 +384,7 @@ class MNode:
 
 
 def dumpster(name):
-    ops = 1000000
+    ops = 200000 if QUICK else 1000000
     stream = wyrand_stream(12345, 3 * ops + 16)  # untimed: the same draws as the C port
     pos = [0]
 
@@ -482,7 +482,7 @@ def fin_run(count, cls, cyclic, draws):
 
 def finalizer(cyclic):
     name = "finalizer_cyclic" if cyclic else "finalizer"
-    count = 512 * 1024 if QUICK else 4 * 1024 * 1024
+    count = 256 * 1024 if QUICK else 4 * 1024 * 1024
     if cyclic:
         count //= 2
     objs = 2 * count if cyclic else count
