@@ -69,6 +69,14 @@ size_t gcm_double_frees(void) {
     return n;
 }
 
+void gcm_print_alive(void) {
+    for (size_t i = 0; i < g_nrecs; i++)
+        if (g_recs[i].deallocs == 0)
+            fprintf(stderr, "gcmodel: alive #%zu %s (%s) finalizes=%d gc_clears=%d\n", i + 1,
+                    g_recs[i].label, g_recs[i].type->name, g_recs[i].finalizes,
+                    g_recs[i].gc_clears);
+}
+
 static void note_dealloc(gcm_node_t *n) {
     gcm_rec_t *r = gcm_rec(n->id);
     r->deallocs++;
@@ -158,6 +166,8 @@ static int node_traverse(rcgc_object_t *self, rcgc_visit_fn visit, void *arg) {
     for (int i = 0; i < GCM_NSLOTS; i++) RCGC_VISIT(n->slot[i], visit, arg);
     return 0;
 }
+
+void gcm_note_dealloc(rcgc_object_t *o) { note_dealloc(GCM(o)); }
 
 static void release_slots(gcm_node_t *n) {
     for (int i = 0; i < GCM_NSLOTS; i++) RCGC_CLEAR(n->slot[i]);

@@ -98,6 +98,12 @@ size_t gcm_total_deallocs(void);
 size_t gcm_alive_count(void);
 /* Total of records with deallocs > 1 (must stay 0). */
 size_t gcm_double_frees(void);
+/* For test-local types built on gcm_node_t and created with gcm_new: report
+ * the object's deallocation (call from its dealloc, or from its clear when
+ * rcgc_refcnt(o) == 0 under the default dealloc). */
+void gcm_note_dealloc(rcgc_object_t *o);
+/* Print the records of live objects to stderr (debugging aid). */
+void gcm_print_alive(void);
 
 /* ---- construction (each returns a NEW reference) -------------------------- */
 rcgc_object_t *gcm_new(const rcgc_type_t *type, const char *label);
