@@ -88,16 +88,22 @@ static int visit_reachable(rcgc_object_t *child, void *arg) {
  * Invariant: everything before the cursor is reachable, traversed, with
  * COLLECTING clear and its gc_prev restored; everything moved out so far is in
  * unreachable with UNREACHABLE set. Objects rescued by visit_reachable are
- * appended behind the cursor, so every reachable object is traversed once. */
-static void move_unreachable(gc_head_t *young, gc_head_t *unreachable) {
+ * appended behind the cursor, so every reachable object is traversed once.
+ * The walk also counts the reachable objects and those of
+ * RCGC_TYPE_MAYBE_UNTRACK types (saving the survivor phase a pass). */
+static void move_unreachable(gc_head_t *young, gc_head_t *unreachable, detect_counts_t *c) {
+    intptr_t reachable = 0, maybe_untrack = 0;
     gc_head_t *prev = young;
     gc_head_t *g = GC_NEXT(young);
     while (g != young) {
         rcgc_object_t *o = FROM_GC(g);
         if (g->gc_prev) {
-            o->ob_type->traverse(o, visit_reachable, young);
+            const rcgc_type_t *t = o->ob_type;
+            t->traverse(o, visit_reachable, young);
             g->gc_prev = (uintptr_t)prev;
             gc_clear_bits(o, RCGC_GCBIT_COLLECTING);
+            reachable++;
+            maybe_untrack += (t->flags & RCGC_TYPE_MAYBE_UNTRACK) != 0;
             prev = g;
         } else {
             prev->gc_next = g->gc_next;
@@ -108,20 +114,20 @@ static void move_unreachable(gc_head_t *young, gc_head_t *unreachable) {
     }
     young->gc_prev = (uintptr_t)prev;
     prev->gc_next = (uintptr_t)young;
+    c->reachable = reachable;
+    c->maybe_untrack = maybe_untrack;
 }
 
-intptr_t _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable) {
-    intptr_t n = update_refs(base);
+void _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable, detect_counts_t *c) {
+    c->candidates = update_refs(base);
     subtract_refs(base);
-    move_unreachable(base, unreachable);
-    return n;
+    move_unreachable(base, unreachable, c);
 }
 
 /* ---- survivors -------------------------------------------------------------- */
 
 /* CPython's untrack_tuples: objects of RCGC_TYPE_MAYBE_UNTRACK types that can
- * no longer be part of a cycle are untracked. Returns the number of objects
- * left in young (the same walk counts them). */
+ * no longer be part of a cycle are untracked. Returns how many were. */
 static intptr_t untrack_survivors(gc_head_t *young) {
     intptr_t n = 0;
     gc_head_t *next;
@@ -129,17 +135,19 @@ static intptr_t untrack_survivors(gc_head_t *young) {
         next = GC_NEXT(g);
         rcgc_object_t *o = FROM_GC(g);
         const rcgc_type_t *t = o->ob_type;
-        if (RCGC_UNLIKELY(t->flags & RCGC_TYPE_MAYBE_UNTRACK) && t->may_untrack && t->may_untrack(o))
+        if ((t->flags & RCGC_TYPE_MAYBE_UNTRACK) && t->may_untrack && t->may_untrack(o)) {
             rcgc_gc_untrack(o);
-        else
             n++;
+        }
     }
     return n;
 }
 
-/* Promotion and the 25% rule's bookkeeping (cpython-gc.md §3.5, §7.5). */
-static void handle_survivors(gc_head_t *young, gc_head_t *old, int generation) {
-    intptr_t survivors = untrack_survivors(young);
+/* Maybe-untrack, promotion and the 25% rule's bookkeeping (§3.5, §7.5). */
+static void handle_survivors(gc_head_t *young, gc_head_t *old, int generation,
+                             const detect_counts_t *c) {
+    intptr_t survivors = c->reachable;
+    if (c->maybe_untrack) survivors -= untrack_survivors(young);
     if (young != old) {
         if (generation == RCGC_GC_NUM_GENERATIONS - 2) _rcgc_gc.long_lived_pending += survivors;
         gc_list_merge(young, old);
@@ -270,8 +278,10 @@ static collect_result_t collect_generation(int generation) {
     gc_head_t *old = generation + 1 < RCGC_GC_NUM_GENERATIONS
                          ? &_rcgc_gc.generations[generation + 1].head : young;
 
-    r.candidates = _rcgc_gc_deduce_unreachable(young, &unreachable);
-    handle_survivors(young, old, generation);
+    detect_counts_t counts;
+    _rcgc_gc_deduce_unreachable(young, &unreachable, &counts);
+    r.candidates = counts.candidates;
+    handle_survivors(young, old, generation, &counts);
 
     move_legacy_finalizers(&unreachable, &finalizers);
     move_legacy_finalizer_reachable(&finalizers);

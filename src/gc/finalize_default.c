@@ -87,7 +87,8 @@ void _rcgc_gc_finalize_garbage(gc_head_t *collectable) {
 void _rcgc_gc_handle_resurrected(gc_head_t *unreachable, gc_head_t *final, gc_head_t *old) {
     /* Objects referenced from outside the set now (resurrected) and all they
      * reach stay in unreachable; the rest move to final. */
-    _rcgc_gc_deduce_unreachable(unreachable, final);
+    detect_counts_t counts;
+    _rcgc_gc_deduce_unreachable(unreachable, final, &counts);
     for (gc_head_t *g = GC_NEXT(final); g != final; g = GC_NEXT(g))
         gc_clear_bits(FROM_GC(g), RCGC_GCBIT_UNREACHABLE); /* COLLECTING stays: about to die */
     gc_list_merge(unreachable, old);

@@ -102,11 +102,16 @@ static inline bool gc_is_collecting(const rcgc_object_t *o) {
 /* One collection (CPython's _PyGC_Collect): generation 0..2 or
  * RCGC_GC_GENERATION_AUTO; returns m + n, or 0 when one is already running. */
 RCGC_INTERNAL intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason);
+typedef struct detect_counts {
+    intptr_t candidates;    /* objects examined */
+    intptr_t reachable;     /* objects left in base */
+    intptr_t maybe_untrack; /* of those, objects of RCGC_TYPE_MAYBE_UNTRACK types */
+} detect_counts_t;
 /* update_refs + subtract_refs + move_unreachable on base: afterwards base
  * holds the objects reachable from outside it (COLLECTING clear) and
- * unreachable the others (COLLECTING and UNREACHABLE set). Returns the number
- * of objects examined. */
-RCGC_INTERNAL intptr_t _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable);
+ * unreachable the others (COLLECTING and UNREACHABLE set). */
+RCGC_INTERNAL void _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable,
+                                               detect_counts_t *counts);
 
 /* finalize_default.c */
 /* Clear the weakrefs WITH callbacks to garbage objects and call the callbacks
