@@ -16,6 +16,7 @@
 #include "gc/gc_list_default.h"
 #include "internal/object_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* ---- detection ------------------------------------------------------------ */
@@ -316,6 +317,29 @@ static void check_heap_after_collection(void) {
     if (problems) rcgc_fatal_object(NULL, "gc: heap check after a collection found %zu problems", problems);
 }
 
+/* The caller's pending error survives a collection (CPython saves and
+ * restores the current exception around it); an error that user code left
+ * set without reporting it is reported as unraisable ("garbage collection"),
+ * or dropped silently at shutdown. */
+typedef struct saved_error {
+    rcgc_error_t code;
+    char msg[200];
+} saved_error_t;
+
+static void save_error(saved_error_t *e) {
+    e->code = rcgc_last_error();
+    if (e->code != RCGC_OK) snprintf(e->msg, sizeof e->msg, "%s", rcgc_last_error_message());
+    rcgc_error_clear();
+}
+
+static void restore_error(const saved_error_t *e, rcgc_gc_reason_t reason) {
+    if (rcgc_last_error() != RCGC_OK) {
+        if (reason == RCGC_GC_REASON_SHUTDOWN) rcgc_error_clear();
+        else rcgc_error_write_unraisable("garbage collection", NULL);
+    }
+    if (e->code != RCGC_OK) rcgc_error_set(e->code, "%s", e->msg);
+}
+
 intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason) {
     if (_rcgc_gc.collecting) return 0;
     _rcgc_gc.collecting = true;
@@ -326,6 +350,8 @@ intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason) {
             return 0;
         }
     }
+    saved_error_t saved;
+    save_error(&saved);
     rcgc_gc_info_t info = { .generation = generation, .reason = reason };
     if (reason != RCGC_GC_REASON_SHUTDOWN) _rcgc_gc_invoke_callbacks(RCGC_GC_PHASE_START, &info);
 
@@ -353,6 +379,7 @@ intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason) {
         info.duration = elapsed;
         _rcgc_gc_invoke_callbacks(RCGC_GC_PHASE_STOP, &info);
     }
+    restore_error(&saved, reason);
     _rcgc_gc.collecting = false;
     return r.collected + r.uncollectable;
 }

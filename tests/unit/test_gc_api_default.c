@@ -197,6 +197,20 @@ static void callback_registration(void **state) {
     assert_int_equal(g_cb_calls[RCGC_GC_PHASE_STOP], 1);
 }
 
+/* The caller's pending error survives a collection whose user code fails. */
+static void pending_error_survives_collection(void **state) {
+    gcm_begin();
+    rcgc_object_t *X = gcm_fin("X", GCM_FIN_ERROR | GCM_FIN_NOLOG);
+    gcm_set(X, GCM_A, X);
+    gcm_drop(X);
+    rcgc_error_set(RCGC_EBUSY, "mine");
+    assert_int_equal(rcgc_gc_collect(2), 1);
+    assert_int_equal(rcgc_last_error(), RCGC_EBUSY);
+    assert_string_equal(rcgc_last_error_message(), "mine");
+    assert_int_equal(gcm_unraisable_count(), 1);
+    rcgc_error_clear();
+}
+
 /* ---- the garbage list ------------------------------------------------------------- */
 
 static void garbage_list(void **state) {
@@ -388,6 +402,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(generation_counters, gcm_setup, gcm_teardown),
         cmocka_unit_test_setup_teardown(collection_runs_at_safe_point_only, gcm_setup, gcm_teardown),
         cmocka_unit_test_setup_teardown(callback_registration, gcm_setup, gcm_teardown),
+        cmocka_unit_test_setup_teardown(pending_error_survives_collection, gcm_setup, gcm_teardown),
         cmocka_unit_test_setup_teardown(garbage_list, gcm_setup, gcm_teardown),
         cmocka_unit_test_setup_teardown(freeze_counts, gcm_setup, gcm_teardown),
         cmocka_unit_test_setup_teardown(walks, gcm_setup, gcm_teardown),
