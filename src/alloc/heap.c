@@ -158,14 +158,16 @@ static bool heap_park(rcgc_heap_t *heap, rcgc_page_t *pg) {
     return true;
 }
 
-/* Move a parked page back to the front of avail: it has room, and it is
- * nearly full, so filling it first keeps other pages free to drain. */
+/* Move a parked page back to the back of avail: by the time its turn comes
+ * it has gathered more frees, so it serves a run of allocations instead of
+ * one (pushing it to the front made random churn park and unpark a page per
+ * operation; see docs/design/allocator.md). */
 static void heap_unpark(rcgc_heap_t *heap, rcgc_page_t *pg) {
     unsigned cls = pg->cls;
     _rcgc_page_unpark(pg);
     pg->in_full = false;
     queue_remove(&heap->full[cls], pg);
-    queue_push_front(&heap->avail[cls], pg);
+    queue_push_back(&heap->avail[cls], pg);
     heap_set_direct(heap, cls);
 }
 

@@ -64,7 +64,8 @@ RCGC_NOINLINE static void free_local_slow(rcgc_page_t *pg, rcgc_block_t *b) {
     pg->local_free = b;
     pg->used--;
     if (pg->in_full) _rcgc_heap_page_unfull(pg);
-    if (pg->used == 0) _rcgc_heap_page_emptied(pg);
+    /* the current page stays even when empty (hysteresis, see heap.c) */
+    if (pg->used == 0 && pg->xheap->direct[pg->cls] != pg) _rcgc_heap_page_emptied(pg);
 }
 
 /* A block of a page this thread does not own: another thread's or a dead

@@ -19,6 +19,7 @@ void _rcgc_pool_unlock(void) { pthread_mutex_unlock(&_rcgc_pool.lock); }
 
 _Static_assert(sizeof(rcgc_segment_t) <= RCGC_PAGE_SIZE, "segment header must fit in page 0");
 _Static_assert(RCGC_PAGES_PER_SEG == 64, "used_map is one 64-bit word");
+_Static_assert(sizeof(rcgc_page_t) == 128, "_rcgc_ptr_page assumes 128-byte descriptors");
 
 static size_t header_bytes(void) {
     size_t ps = _rcgc_os_page_size();

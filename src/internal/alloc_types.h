@@ -102,29 +102,33 @@ struct rcgc_tld;
  * (hysteresis), otherwise returns it to its segment.
  */
 typedef struct rcgc_page {
+    /* first cache line: everything the malloc and free fast paths touch */
     /* owner only */
     rcgc_block_t *free;                /* malloc pops here */
     rcgc_block_t *local_free;          /* the owner's frees push here */
     uint32_t used;                     /* see the invariants above */
     uint32_t capacity;                 /* blocks carved so far (owner writes atomically: remote
                                           frees read it in debug checks) */
+    bool in_full;                      /* in the heap's full queue (tf flags != NORMAL); owner
+                                          only while owned, lock while abandoned */
     /* set when the page is assigned (lock), constant while in use */
-    uint32_t reserved;                 /* blocks that fit in the page */
-    uint32_t block_size;               /* bytes per block (a run's size for LARGE/HUGE) */
-    uint32_t block_magic;              /* ceil(2^32 / block_size): index = (off * magic) >> 32 */
     uint8_t cls;                       /* size class (SMALL) */
     uint8_t kind;                      /* rcgc_heap_kind_t of the blocks */
     uint8_t state;                     /* rcgc_page_state_t; transitions under the lock */
     uint8_t committed;                 /* lock: holds (or may hold) physical memory */
+    uint32_t reserved;                 /* blocks that fit in the page */
+    uint32_t block_size;               /* bytes per block (a run's size for LARGE/HUGE) */
+    uint32_t block_magic;              /* ceil(2^32 / block_size): index = (off * magic) >> 32 */
+    uint32_t run_pages;                /* LARGE: pages in the run */
     /* atomic: any thread */
     uintptr_t xthread_free;            /* rcgc_block_t*: remote frees (CAS push; owner exchanges) */
     struct rcgc_tld *xowner;           /* owning thread's tld; NULL when abandoned/large/free */
-    struct rcgc_heap *xheap;           /* owning heap (NULL when abandoned): remote frees notify it */
+    /* second cache line */
+    struct rcgc_heap *xheap;           /* atomic: owning heap (NULL when abandoned): remote frees
+                                          notify it */
     /* owner only while owned; lock while abandoned */
-    bool in_full;                      /* in the heap's full queue (tf flags != NORMAL) */
     struct rcgc_page *next, *prev;     /* heap queue, or the abandoned pool */
-    uint32_t run_pages;                /* LARGE: pages in the run */
-} rcgc_page_t;
+} __attribute__((aligned(128))) rcgc_page_t; /* 128 B: the page of p is one shift and one mask */
 
 /* ---- segments -------------------------------------------------------------- */
 /* Invariants (all fields under the segment lock):
@@ -206,17 +210,22 @@ RCGC_INTERNAL extern rcgc_tld_t _rcgc_empty_tld;
 #define RCGC_SEGMAP_BITS ((uint64_t)1 << (48 - RCGC_SEG_SHIFT))
 RCGC_INTERNAL extern uint64_t _rcgc_segmap[RCGC_SEGMAP_BITS / 64];
 
+/* Addresses at or above 2^48 alias lower ones (the index is masked, which
+ * saves a compare on every free); user-space mappings on x86-64 and AArch64
+ * stay below 2^47 unless a process asks mmap for more. */
 static inline bool _rcgc_segmap_has(uintptr_t p) {
     uintptr_t i = p >> RCGC_SEG_SHIFT;
-    if (RCGC_UNLIKELY(i >= RCGC_SEGMAP_BITS)) return false;
-    return (__atomic_load_n(&_rcgc_segmap[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
+    uint64_t word = __atomic_load_n(&_rcgc_segmap[(i >> 6) & (RCGC_SEGMAP_BITS / 64 - 1)], __ATOMIC_RELAXED);
+    return (word >> (i & 63)) & 1;
 }
 
 static inline rcgc_segment_t *_rcgc_ptr_segment(const void *p) {
     return (rcgc_segment_t *)((uintptr_t)p & ~(uintptr_t)RCGC_SEG_MASK);
 }
 static inline rcgc_page_t *_rcgc_ptr_page(rcgc_segment_t *seg, const void *p) {
-    return &seg->pages[((uintptr_t)p >> RCGC_PAGE_SHIFT) & (RCGC_PAGES_PER_SEG - 1)];
+    /* == &seg->pages[(p >> 16) & 63], as one shift and one mask */
+    uintptr_t off = ((uintptr_t)p >> (RCGC_PAGE_SHIFT - 7)) & ((RCGC_PAGES_PER_SEG - 1) << 7);
+    return (rcgc_page_t *)((uint8_t *)seg->pages + off);
 }
 static inline size_t _rcgc_page_index(const rcgc_segment_t *seg, const rcgc_page_t *pg) {
     return (size_t)(pg - seg->pages);
