@@ -99,7 +99,7 @@ void _rcgc_gc_handle_resurrected(gc_head_t *unreachable, gc_head_t *final, gc_he
 void _rcgc_gc_clear_weakrefs(gc_head_t *final) {
     for (gc_head_t *g = GC_NEXT(final); g != final; g = GC_NEXT(g)) {
         rcgc_object_t *o = FROM_GC(g);
-        if (rcgc_is_weakref(o)) _rcgc_weakref_detach((rcgc_weakref_t *)o);
+        if (o->ob_type == &rcgc_weakref_type) _rcgc_weakref_detach((rcgc_weakref_t *)o);
         if (_rcgc_type_weakrefable(o->ob_type) && _rcgc_weaklist_head(o))
             rcgc_weakref_clear_refs_no_callbacks(o);
     }
