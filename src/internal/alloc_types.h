@@ -51,9 +51,9 @@
 #define RCGC_BLOCK_ALIGN 16
 
 /* Committed free pages kept for reuse before the segment lock decommits them
- * (512 KiB): a burst of frees returns memory at once, a page that empties and
+ * (256 KiB): a burst of frees returns memory at once, a page that empties and
  * refills does not cost an madvise each time. */
-#define RCGC_RETAIN_PAGES 8
+#define RCGC_RETAIN_PAGES 4
 
 /* ---- blocks ---------------------------------------------------------------- */
 /* A free block: its first word links it into one of its page's free lists. */
