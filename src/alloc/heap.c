@@ -154,6 +154,7 @@ static bool heap_park(rcgc_heap_t *heap, rcgc_page_t *pg) {
     queue_remove(&heap->avail[cls], pg);
     queue_push_back(&heap->full[cls], pg);
     pg->in_full = true;
+    pg->used |= RCGC_USED_PARKED;
     heap_set_direct(heap, cls);
     return true;
 }
@@ -166,6 +167,7 @@ static void heap_unpark(rcgc_heap_t *heap, rcgc_page_t *pg) {
     unsigned cls = pg->cls;
     _rcgc_page_unpark(pg);
     pg->in_full = false;
+    pg->used &= ~RCGC_USED_PARKED;
     queue_remove(&heap->full[cls], pg);
     queue_push_back(&heap->avail[cls], pg);
     heap_set_direct(heap, cls);
@@ -195,6 +197,7 @@ static rcgc_page_t *heap_find_page(rcgc_heap_t *heap, unsigned cls) {
     for (;;) {
         rcgc_page_t *pg;
         while ((pg = heap->avail[cls].first) != NULL) {
+            RCGC_ASSERT_EXPENSIVE(_rcgc_page_is_valid(pg));
             if (pg->free) return pg;
             _rcgc_page_collect(pg);
             if (pg->free || _rcgc_page_extend(pg)) return pg;
@@ -290,6 +293,7 @@ static void heap_abandon_locked(rcgc_heap_t *heap) {
         while ((pg = heap->full[cls].first) != NULL) {
             _rcgc_page_unpark(pg); /* waits out a notifying remote free */
             pg->in_full = false;
+            pg->used &= ~RCGC_USED_PARKED;
             queue_remove(&heap->full[cls], pg);
             page_abandon_locked(pg);
         }

@@ -153,10 +153,12 @@ static bool list_count(const rcgc_page_t *pg, const rcgc_block_t *b, uint32_t *n
 /* Check the counting invariant of a SMALL page (owner, or world stopped). */
 bool _rcgc_page_is_valid(const rcgc_page_t *pg) {
     if (pg->state != RCGC_PAGE_SMALL) return true;
-    if (pg->capacity > pg->reserved || pg->used > pg->capacity) return false;
+    uint32_t used = _rcgc_page_used(pg);
+    if (pg->capacity > pg->reserved || used > pg->capacity) return false;
+    if (((pg->used & RCGC_USED_PARKED) != 0) != pg->in_full) return false;
     uint32_t nfree = 0, nremote = 0;
     if (!list_count(pg, pg->free, &nfree) || !list_count(pg, pg->local_free, &nfree)) return false;
     uintptr_t tf = __atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE);
     if (!list_count(pg, (const rcgc_block_t *)(tf & ~RCGC_TF_FLAGS), &nremote)) return false;
-    return nfree + pg->used == pg->capacity && nremote <= pg->used;
+    return nfree + used == pg->capacity && nremote <= used;
 }

@@ -52,14 +52,14 @@ static inline bool is_block_start(const rcgc_page_t *pg, const void *p) {
 
 RCGC_NOINLINE static void report_double_free(const rcgc_page_t *pg, const void *p) {
     rcgc_fatal_object(NULL, "rcgc allocator: double free of %p (block size %u, %u live blocks in its page)",
-                      p, (unsigned)pg->block_size, (unsigned)pg->used);
+                      p, (unsigned)pg->block_size, (unsigned)_rcgc_page_used(pg));
 }
 
 /* ---- free ------------------------------------------------------------------------ */
 /* The owner's free when the fast path's conditions fail: the page may be
  * parked (full), about to become empty, or this may be a double free. */
 RCGC_NOINLINE static void free_local_slow(rcgc_page_t *pg, rcgc_block_t *b) {
-    if (pg->used == 0 || b == pg->local_free || b == pg->free) report_double_free(pg, b);
+    if (_rcgc_page_used(pg) == 0 || b == pg->local_free || b == pg->free) report_double_free(pg, b);
     b->next = pg->local_free;
     pg->local_free = b;
     pg->used--;
@@ -94,7 +94,8 @@ void _rcgc_pool_free(void *p) {
     rcgc_block_t *b = p;
     if (RCGC_LIKELY(__atomic_load_n(&pg->xowner, __ATOMIC_RELAXED) == _rcgc_tls_tld)) {
         if (rcgc_debug_level >= 1 && !is_block_start(pg, p)) report_bad_block(pg, p, "free of");
-        if (RCGC_LIKELY(pg->used > 1 && !pg->in_full && b != pg->local_free)) {
+        /* signed: a parked page (bit 31 of used) fails like one about to empty */
+        if (RCGC_LIKELY((int32_t)pg->used > 1 && b != pg->local_free)) {
             b->next = pg->local_free;
             pg->local_free = b;
             pg->used--;

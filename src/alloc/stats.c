@@ -20,7 +20,7 @@ _Static_assert((int)RCGC_ALLOC_HEAP_GC == (int)RCGC_HEAP_GC, "public heap ids");
 
 static void count_small_page(const rcgc_page_t *pg, rcgc_alloc_stats_t *st) {
     rcgc_alloc_class_stats_t *c = &st->classes[pg->cls];
-    size_t used = __atomic_load_n(&pg->used, __ATOMIC_RELAXED);
+    size_t used = __atomic_load_n(&pg->used, __ATOMIC_RELAXED) & ~RCGC_USED_PARKED;
     c->pages++;
     c->blocks_in_use += used;
     c->blocks_free += pg->reserved - used;

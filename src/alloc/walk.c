@@ -105,7 +105,7 @@ static int visit_pages(rcgc_segment_t *seg, size_t first, unsigned count, rcgc_h
                        walk_batch_t *wb, rcgc_pool_visit_fn fn, void *arg) {
     for (unsigned s = 0; s < count; s++) {
         rcgc_page_t *pg = &seg->pages[first + s];
-        bool take = pg->kind == kind && pg->state == RCGC_PAGE_SMALL && pg->used != 0;
+        bool take = pg->kind == kind && pg->state == RCGC_PAGE_SMALL && _rcgc_page_used(pg) != 0;
         wb->page[s] = take ? pg : NULL;
     }
     batch_mark_free(wb, count);

@@ -106,7 +106,9 @@ typedef struct rcgc_page {
     /* owner only */
     rcgc_block_t *free;                /* malloc pops here */
     rcgc_block_t *local_free;          /* the owner's frees push here */
-    uint32_t used;                     /* see the invariants above */
+    uint32_t used;                     /* see the invariants above; bit 31 (RCGC_USED_PARKED)
+                                          mirrors in_full, so the free fast path tests both
+                                          with one signed compare */
     uint32_t capacity;                 /* blocks carved so far (owner writes atomically: remote
                                           frees read it in debug checks) */
     bool in_full;                      /* in the heap's full queue (tf flags != NORMAL); owner
@@ -129,6 +131,10 @@ typedef struct rcgc_page {
     /* owner only while owned; lock while abandoned */
     struct rcgc_page *next, *prev;     /* heap queue, or the abandoned pool */
 } __attribute__((aligned(128))) rcgc_page_t; /* 128 B: the page of p is one shift and one mask */
+
+#define RCGC_USED_PARKED 0x80000000u
+/* `used` without the parked bit. */
+static inline uint32_t _rcgc_page_used(const rcgc_page_t *pg) { return pg->used & ~RCGC_USED_PARKED; }
 
 /* ---- segments -------------------------------------------------------------- */
 /* Invariants (all fields under the segment lock):
