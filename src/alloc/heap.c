@@ -110,8 +110,15 @@ static rcgc_tld_t *tld_create(void) {
 }
 
 /* ---- pages in and out of a heap ---------------------------------------------------- */
+/* Every this many fresh pages, give back abandoned pages whose blocks other
+ * threads have all freed (a dead thread's pages of a class nobody allocates
+ * any more would otherwise wait for an explicit collect). */
+#define RCGC_ABANDONED_SWEEP_EVERY 64
+
 static rcgc_page_t *heap_fresh_page(rcgc_heap_t *heap, unsigned cls) {
     _rcgc_pool_lock();
+    if (++_rcgc_pool.fresh_pages % RCGC_ABANDONED_SWEEP_EVERY == 0 && _rcgc_pool.abandoned_count)
+        _rcgc_abandoned_collect_locked();
     rcgc_page_t *pg = _rcgc_segment_page_alloc_locked();
     if (pg) {
         _rcgc_page_init(pg, cls, heap->kind);

@@ -204,6 +204,7 @@ typedef struct rcgc_pool_state {
     size_t large_blocks, large_bytes;        /* LARGE and HUGE blocks in use */
     size_t tld_count, tld_bytes;
     size_t pages_reclaimed, pages_abandoned;
+    size_t fresh_pages;                      /* pages handed to heaps (heartbeat) */
 } rcgc_pool_state_t;
 
 RCGC_INTERNAL extern rcgc_pool_state_t _rcgc_pool;
