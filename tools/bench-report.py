@@ -188,8 +188,11 @@ def targets(R, quick):
     ratio_target(G, "full collection of 1M live objects ≤ 0.25× CPython", "ring_live_1m", "time_full", "cpython", 0.25)
     ratio_target(G, "collecting 1M objects of cyclic garbage, freeing included, ≤ 0.2× CPython", "ring_garbage_1m", "time_full", "cpython", 0.2)
     ratio_target(G, "gc_traversal shape ≤ 0.25× CPython (full collection)", "gc_traversal", "time_full", "cpython", 0.25)
-    abs_target(G, "young collection with 10M old objects: p99 < 100 µs", "young_pause_10m", "rcgc", "pause_p99", 100,
+    abs_target(G, "young collection with 10M old objects: p99 < 100 µs (wall clock)", "young_pause_10m", "rcgc", "pause_p99", 100,
                better="lt", peers=("cpython",))
+    cp = R.get("young_pause_10m", "rcgc", "pause_cpu_p99")
+    if cp and out[-1]["status"] in ("met", "not met"):
+        out[-1]["note"] = "thread CPU time p99 %s us (excludes time descheduled by other processes)" % fmt(cp["value"])
     abs_target(G, "memory per tracked object ≤ 24 bytes of header+linkage (RSS per object − 16-byte payload)", "gc_object_bytes",
                "rcgc", "overhead_per_object", 24, peers=("cpython", "bdwgc"))
 

@@ -183,7 +183,7 @@ static double loop_churn(long live, long steps) {
 
 static void mode_time(void) {
     long pairs = quick ? 1000000 : 5000000;
-    int best = quick ? 1 : 3;
+    int best = quick ? 1 : 2;
     make_ballast();
     static const int sizes[] = {16, 32, 64, 128, 256, 512};
     char name[64];

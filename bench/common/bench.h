@@ -32,6 +32,14 @@ static inline double bench_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the calling thread: excludes time the thread was descheduled,
+ * which on a shared machine is most of the tail of short pauses. */
+static inline double bench_thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* Keep gcc from deleting work on p. */
 static inline void bench_sink(void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
 #define BENCH_BARRIER() __asm__ volatile("" : : : "memory")
@@ -123,12 +131,19 @@ static inline void bench_sort(double *v, size_t n) { qsort(v, n, sizeof *v, benc
 /* Report min / median / p99 / max of samples (seconds) in microseconds, and
  * write the sorted samples to $BENCH_SAMPLES_DIR/<benchmark>.<system>.txt for
  * the distribution plot. */
-static inline void bench_report_pauses(const char *benchmark, double *samples, size_t n) {
+static inline void bench_report_pauses(const char *benchmark, double *samples, size_t n,
+                                       double *cpu_samples) {
     bench_sort(samples, n);
     bench_result(benchmark, "pause_min", samples[0] * 1e6, "us");
     bench_result(benchmark, "pause_median", bench_quantile_sorted(samples, n, 0.5) * 1e6, "us");
     bench_result(benchmark, "pause_p99", bench_quantile_sorted(samples, n, 0.99) * 1e6, "us");
     bench_result(benchmark, "pause_max", samples[n - 1] * 1e6, "us");
+    if (cpu_samples) { /* the same pauses in thread CPU time */
+        bench_sort(cpu_samples, n);
+        bench_result(benchmark, "pause_cpu_median", bench_quantile_sorted(cpu_samples, n, 0.5) * 1e6, "us");
+        bench_result(benchmark, "pause_cpu_p99", bench_quantile_sorted(cpu_samples, n, 0.99) * 1e6, "us");
+        bench_result(benchmark, "pause_cpu_max", cpu_samples[n - 1] * 1e6, "us");
+    }
     const char *dir = getenv("BENCH_SAMPLES_DIR");
     if (dir && *dir) {
         char path[1024];

@@ -391,20 +391,23 @@ static void mode_young_pause(const char *name, long n) {
     collect_full();
     collect_full(); /* everything is in the oldest generation now */
     int loops = quick ? 100 : 1000;
-    double *s = malloc((size_t)loops * sizeof *s);
+    double *s = malloc((size_t)loops * sizeof *s), *c = malloc((size_t)loops * sizeof *c);
     for (int l = 0; l < loops; l++) {
         for (int r = 0; r < 200; r++) drop(build_ring()); /* 2,000 young garbage objects */
+        double c0 = bench_thread_cpu();
         double t0 = bench_now();
         long found = collect_young();
         s[l] = bench_now() - t0;
+        c[l] = bench_thread_cpu() - c0;
         CHECK_FOUND(found, 2000, name);
     }
     check_live(nrings * 10, name);
     bench_params("old_objects=%ld,young_objects=2000,collections=%d", (long)(nrings * 10), loops);
-    bench_report_pauses(name, s, (size_t)loops);
+    bench_report_pauses(name, s, (size_t)loops, c);
     drop_rings(heads, nrings);
     collect_full();
     free(s);
+    free(c);
 #else
     (void)name, (void)n;
     fprintf(stderr, "UNSUPPORTED: bdwgc has no young collection at its defaults\n");
@@ -685,7 +688,7 @@ static void mode_finalizer(int cyclic) {
     long count = quick ? 256 * 1024 : 4L * 1024 * 1024;
     if (cyclic) count /= 2; /* pairs */
     long objs = cyclic ? 2 * count : count;
-    int reps = quick ? 1 : 2;
+    int reps = 1; /* run-bench.sh repeats the process */
     double t_none = 1e30, t_fin = 1e30, t_rec = 1e30;
     long fin_count = 0, rec_count = 0;
 #if defined(S_BDWGC)

@@ -355,20 +355,29 @@ def young_pause(name, n):
     gc.collect()
     loops = 100 if QUICK else 1000
     s = []
+    c = []
+    cpu = time.thread_time
     for _ in range(loops):
         for _ in range(200):
             build_ring()
+        c0 = cpu()
         t0 = now()
         found = gc.collect(0)
         s.append(now() - t0)
+        c.append(cpu() - c0)
         check(found >= 2000, "young collection found %d" % found)
     s.sort()
+    c.sort()
     params(old_objects=len(heads) * 10, young_objects=2000, collections=loops)
     q = lambda p: s[min(len(s) - 1, int(p * (len(s) - 1) + 0.5))]
     result(name, "pause_min", s[0] * 1e6, "us")
     result(name, "pause_median", q(0.5) * 1e6, "us")
     result(name, "pause_p99", q(0.99) * 1e6, "us")
     result(name, "pause_max", s[-1] * 1e6, "us")
+    qc = lambda p: c[min(len(c) - 1, int(p * (len(c) - 1) + 0.5))]
+    result(name, "pause_cpu_median", qc(0.5) * 1e6, "us")
+    result(name, "pause_cpu_p99", qc(0.99) * 1e6, "us")
+    result(name, "pause_cpu_max", c[-1] * 1e6, "us")
     d = os.environ.get("BENCH_SAMPLES_DIR")
     if d:
         with open(os.path.join(d, "%s.%s.txt" % (name, SYSTEM)), "w") as f:
@@ -488,7 +497,7 @@ def finalizer(cyclic):
     objs = 2 * count if cyclic else count
     raw = wyrand_stream(1, count)
     draws = [(x * 32768) >> 64 for x in raw]  # 32768 divides 2^64: no rejection
-    reps = 1 if QUICK else 2
+    reps = 1  # run-bench.sh repeats the process
     t_none = t_fin = 1e30
     fin = 0
     for _ in range(reps):
