@@ -283,12 +283,51 @@ static void test_abandon_reclaim(void **state) {
     free(blocks);
 }
 
+/* ---- owners exit while other threads are freeing into their parked pages ----------------- */
+typedef struct exit_arg {
+    ring_t *ring;
+    long count;
+} exit_arg_t;
+
+static void *alloc_and_exit(void *argp) {
+    exit_arg_t *a = argp;
+    for (long i = 0; i < a->count; i++) ring_put(a->ring, _rcgc_pool_malloc(24 + (size_t)(i % 5) * 40, RCGC_HEAP_GC));
+    return NULL; /* exits while the consumers still free its blocks */
+}
+
+static void test_exit_during_remote_frees(void **state) {
+    (void)state;
+    rcgc_alloc_stats_t before = stats_now();
+    for (int round = 0; round < 6; round++) {
+        ring_t ring;
+        ring_init(&ring);
+        enum { OWNERS = 3, FREERS = 2 };
+        pthread_t ot[OWNERS], ft[FREERS];
+        pc_arg_t fa[FREERS];
+        exit_arg_t oa = { .ring = &ring, .count = 30000 / SCALE };
+        for (int i = 0; i < FREERS; i++) {
+            fa[i] = (pc_arg_t){ .ring = &ring };
+            pthread_create(&ft[i], NULL, consumer, &fa[i]);
+        }
+        for (int i = 0; i < OWNERS; i++) pthread_create(&ot[i], NULL, alloc_and_exit, &oa);
+        for (int i = 0; i < OWNERS; i++) pthread_join(ot[i], NULL);
+        ring_close(&ring);
+        for (int i = 0; i < FREERS; i++) pthread_join(ft[i], NULL);
+        assert_int_equal(fa[0].consumed + fa[1].consumed, oa.count * OWNERS);
+    }
+    _rcgc_pool_collect(true);
+    rcgc_alloc_stats_t after = stats_now();
+    assert_int_equal(after.bytes_in_use, before.bytes_in_use);
+    assert_int_equal(after.abandoned_pages, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_producer_consumer),
         cmocka_unit_test(test_many_threads),
         cmocka_unit_test(test_parked_pages_reused),
         cmocka_unit_test(test_abandon_reclaim),
+        cmocka_unit_test(test_exit_during_remote_frees),
     };
     return cmocka_run_group_tests_name("alloc_threads", tests, NULL, NULL);
 }
