@@ -135,8 +135,14 @@ static void sys_init(void) {
     base_live = rcgc_object_live_count();
 }
 /* a full collection; returns what the collector says it found */
-static long collect_full(void) { return (long)rcgc_gc_collect(2); }
-static long collect_young(void) { return (long)rcgc_gc_collect(0); }
+static long collect_gen(int g) {
+    intptr_t r = rcgc_gc_collect(g);
+    BENCH_CHECK(r >= 0, "rcgc_gc_collect(%d) failed: %s: %s", g, rcgc_error_name(rcgc_last_error()),
+                rcgc_last_error_message() ? rcgc_last_error_message() : "");
+    return (long)r;
+}
+static long collect_full(void) { return collect_gen(2); }
+static long collect_young(void) { return collect_gen(0); }
 static long collections(void) {
     rcgc_gc_gen_stats_t st[RCGC_GC_NUM_GENERATIONS];
     rcgc_gc_get_stats(st);
