@@ -152,11 +152,15 @@ bool gcm_root_contains(const rcgc_object_t *o) {
 }
 
 void gcm_root_clear(void) {
-    /* Releasing may run finalizers that push again: pop one at a time. */
-    while (g_nroot > 0) {
-        rcgc_object_t *o = g_root[--g_nroot];
-        rcgc_decref(o);
-    }
+    /* Like Python's list.clear(): detach the items, then release them; a
+     * finalizer that appends during the release lands in the new, empty ROOT
+     * and stays there. */
+    rcgc_object_t **items = g_root;
+    size_t n = g_nroot;
+    g_root = NULL;
+    g_nroot = g_caproot = 0;
+    for (size_t i = 0; i < n; i++) rcgc_decref(items[i]);
+    free(items);
 }
 
 /* ---- the types ---------------------------------------------------------------- */
@@ -478,7 +482,7 @@ void gcm_begin(void) {
     rcgc_gc_disable();
     rcgc_gc_set_threshold(2000, 10, 10);
     rcgc_gc_set_debug(0);
-    gcm_root_clear();
+    while (gcm_root_len()) gcm_root_clear();
     rcgc_gc_garbage_clear();
     assert_int_equal(gcm_collect(2) >= 0, 1);
     rcgc_gc_garbage_clear();
@@ -498,7 +502,7 @@ void gcm_end(void) {
     rcgc_gc_disable();
     rcgc_gc_set_threshold(2000, 10, 10);
     rcgc_gc_set_debug(0);
-    gcm_root_clear();
+    while (gcm_root_len()) gcm_root_clear();
     rcgc_gc_garbage_clear();
     rcgc_gc_collect(2);
     rcgc_gc_garbage_clear();

@@ -161,7 +161,9 @@ void gcm_root_push(rcgc_object_t *o); /* takes a new reference */
 size_t gcm_root_len(void);
 rcgc_object_t *gcm_root_at(size_t i); /* BORROWED */
 bool gcm_root_contains(const rcgc_object_t *o);
-void gcm_root_clear(void);            /* releases every entry */
+/* Release every entry, like Python's list.clear(): entries appended by
+ * finalizers during the release stay (call again to release them). */
+void gcm_root_clear(void);
 
 /* ---- collector helpers ---------------------------------------------------- */
 /* rcgc_gc_collect(g), then assert rcgc_gc_check_heap() == 0. Not for use
