@@ -22,6 +22,7 @@ static int visit_check_valid(rcgc_object_t *child, void *parent) {
 
 void rcgc_gc_track(rcgc_object_t *o) {
     RCGC_ASSERT_OBJ(o, rcgc_object_is_gc(o), "tracking an object of a non-GC type");
+    RCGC_ASSERT_OBJ(o, o->ob_check == RCGC_HEADER_MAGIC, "tracking a freed or corrupt object");
     RCGC_ASSERT_OBJ(o, !(o->ob_flags & RCGC_OBF_STATIC), "tracking a statically allocated object");
     if (o->ob_gc_bits & RCGC_GCBIT_TRACKED)
         rcgc_fatal_object(o, "object already tracked by the garbage collector");
