@@ -387,5 +387,6 @@ intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason) {
 intptr_t rcgc_gc_collect(int generation) {
     if (generation < 0 || generation >= RCGC_GC_NUM_GENERATIONS)
         return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_collect: invalid generation");
+    if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_collect: rcgc is not initialized");
     return _rcgc_gc_collect_main(generation, RCGC_GC_REASON_MANUAL);
 }

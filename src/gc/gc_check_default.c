@@ -118,6 +118,7 @@ static size_t check_counts(void) {
 }
 
 size_t rcgc_gc_check_heap(void) {
+    if (!_rcgc_gc.initialized) return 0;
     size_t nlists, problems = 0;
     bool broken = false;
     size_t limit = rcgc_object_live_count() + 1;

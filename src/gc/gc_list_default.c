@@ -112,6 +112,7 @@ static void set_frozen(gc_head_t *list, bool frozen) {
 }
 
 void rcgc_gc_freeze(void) {
+    if (!_rcgc_gc.initialized) return;
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) {
         gc_head_t *h = &_rcgc_gc.generations[i].head;
         set_frozen(h, true);
@@ -121,11 +122,13 @@ void rcgc_gc_freeze(void) {
 }
 
 void rcgc_gc_unfreeze(void) {
+    if (!_rcgc_gc.initialized) return;
     set_frozen(&_rcgc_gc.permanent.head, false);
     gc_list_merge(&_rcgc_gc.permanent.head, &_rcgc_gc.generations[RCGC_GC_NUM_GENERATIONS - 1].head);
 }
 
 size_t rcgc_gc_get_freeze_count(void) {
+    if (!_rcgc_gc.initialized) return 0;
     return (size_t)gc_list_size(&_rcgc_gc.permanent.head);
 }
 
@@ -144,6 +147,7 @@ static int walk_list(gc_head_t *list, rcgc_object_visit_fn fn, void *arg) {
 int rcgc_gc_get_objects(int generation, rcgc_object_visit_fn fn, void *arg) {
     if (generation < -1 || generation >= RCGC_GC_NUM_GENERATIONS)
         return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_get_objects: generation must be -1 or 0..2");
+    if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_get_objects: rcgc is not initialized");
     if (generation >= 0) return walk_list(&_rcgc_gc.generations[generation].head, fn, arg);
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) {
         int r = walk_list(&_rcgc_gc.generations[i].head, fn, arg);
@@ -175,6 +179,7 @@ static int visit_list_owned(gc_head_t *list, rcgc_object_visit_fn fn, void *arg)
 }
 
 int rcgc_gc_visit_objects(rcgc_object_visit_fn fn, void *arg) {
+    if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_visit_objects: rcgc is not initialized");
     bool was_enabled = _rcgc_gc.enabled;
     _rcgc_gc.enabled = false;
     int r = 0;
@@ -199,6 +204,7 @@ static int visit_is_target(rcgc_object_t *child, void *arg) {
 
 int rcgc_gc_get_referrers(rcgc_object_t *const *objs, size_t n, rcgc_object_visit_fn fn, void *arg) {
     if (n && !objs) return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_get_referrers: objs is NULL");
+    if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_get_referrers: rcgc is not initialized");
     referrer_query_t q = { objs, n };
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) {
         gc_head_t *list = &_rcgc_gc.generations[i].head, *next;

@@ -393,6 +393,30 @@ static void check_heap_detects_broken_link(void **state) {
     gcm_drop(b);
 }
 
+/* Outside a running runtime the collector refuses work instead of touching
+ * uninitialised lists; shutdown reports uncollectable garbage. */
+static void shutdown_report_and_not_initialized(void **state) {
+    rcgc_object_t *L = gcm_legacy("L");
+    gcm_set(L, GCM_A, L);
+    gcm_drop(L);
+    rcgc_gc_set_debug(0);
+    capture_start();
+    assert_int_equal(rcgc_shutdown(), 0);
+    capture_stop();
+    assert_non_null(strstr(g_out, "gc: 1 uncollectable objects at shutdown; use "
+                                  "rcgc_gc_set_debug(RCGC_GC_DEBUG_UNCOLLECTABLE) to list them\n"));
+    rcgc_error_clear();
+    assert_int_equal(rcgc_gc_collect(2), -1);
+    assert_int_equal(rcgc_last_error(), RCGC_ESTATE);
+    assert_int_equal(rcgc_gc_check_heap(), 0);
+    assert_int_equal(rcgc_init(), 0);
+    int th[3];
+    rcgc_gc_get_threshold(th);
+    assert_int_equal(th[0], 2000); /* fresh state after a restart */
+    assert_int_equal(rcgc_gc_garbage_count(), 0);
+    assert_int_equal(rcgc_gc_collect(2), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(defaults_and_thresholds, gcm_setup, gcm_teardown),
@@ -410,6 +434,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(debug_uncollectable_lines, gcm_setup, gcm_teardown),
         cmocka_unit_test_setup_teardown(check_heap_sound_and_too_small, gcm_setup, gcm_teardown),
         cmocka_unit_test_setup_teardown(check_heap_detects_broken_link, gcm_setup, gcm_teardown),
+        cmocka_unit_test(shutdown_report_and_not_initialized),
     };
     return cmocka_run_group_tests(tests, rcgc_test_setup_runtime, rcgc_test_teardown_runtime);
 }
