@@ -27,6 +27,7 @@
 
 static long g_fin_calls, g_full_every, g_young_every;
 static long g_nested_collects, g_nested_bad;
+static bool g_check_nested;
 static size_t g_manual_stops;
 
 static int count_manual(rcgc_gc_phase_t phase, const rcgc_gc_info_t *info, void *ctx) {
@@ -44,6 +45,9 @@ static void ouch(gcm_node_t *self) {
     if (gen >= 0) {
         g_nested_collects++;
         if (rcgc_gc_collect(gen) < 0) g_nested_bad++;
+        /* the heap must be sound after each nested collection too (only on
+         * the small chains: the check walks the whole heap) */
+        if (g_check_nested && rcgc_gc_check_heap() != 0) g_nested_bad++;
     }
 }
 
@@ -83,6 +87,7 @@ static void s24_trashcan_cpython_sizes(void **state) {
     g_manual_stops = 0;
     g_full_every = 17;
     g_young_every = 0;
+    g_check_nested = true;
     assert_int_equal(rcgc_gc_callback_add(count_manual, NULL), 0);
     rcgc_gc_set_threshold(100, 10, 10);
     rcgc_gc_enable();
@@ -109,6 +114,7 @@ static void s24_trashcan_deep_chain(void **state) {
     g_manual_stops = 0;
     g_full_every = 17L * 17 * 17 * 17;
     g_young_every = 17;
+    g_check_nested = false;
     assert_int_equal(rcgc_gc_callback_add(count_manual, NULL), 0);
     rcgc_gc_enable();
     const long N = 1000000;
