@@ -134,6 +134,10 @@ static void s40_refcount_too_small(void **state) {
     skip_without_collector();
     child_arg_t arg = { 0 };
     tmp_path(&arg);
+    /* dies with the message and the type name ... */
+    rcgc_test_expect_fatal(s40_child, &arg, "refcount is too small", "Node", (char *)NULL);
+    /* ... and names the object's address and refcount (read from a second
+     * run, whose child also writes the address it allocated) */
     int status = 0;
     char *out = rcgc_test_run_child(s40_child, &arg, &status);
     char hex[1][32];
