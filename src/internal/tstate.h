@@ -9,6 +9,7 @@
 
 #include "internal/core.h"
 #include <pthread.h>
+#include "rcgc/detail/thread_id.h"
 
 typedef struct rcgc_brc_queue rcgc_brc_queue_t; /* free-threaded build, brc_ft.c */
 
@@ -27,23 +28,18 @@ typedef struct rcgc_tstate {
     rcgc_brc_queue_t *brc;
     /* the runtime's list of registered threads; protected by runtime.threads_lock */
     struct rcgc_tstate *next_thread, *prev_thread;
+    /* threads and locks (docs/design/threads.md) */
+    bool blocking;                /* own thread: between rcgc_blocking_begin and _end */
+    struct rcgc_critical_section *cs_top; /* own thread: top of its critical-section stack */
+    /* free-threaded (thread/tstate_ft.c, stw_ft.c): RCGC_TS_* state word;
+     * atomic; who may make each transition: internal/stw.h */
+    int xstate;
+    bool stw_counted;             /* runtime.threads_lock: the current stop waits for this thread */
 } rcgc_tstate_t;
 
-/* A cheap non-zero id of the calling thread (its thread pointer); equal to
- * rcgc_thread_id() in the free-threaded build. */
-static inline uintptr_t rcgc_thread_id_of_caller(void) {
-#ifdef RCGC_FREE_THREADED
-    return rcgc_thread_id();
-#elif defined(__x86_64__) && defined(__linux__)
-    uintptr_t tid;
-    __asm__("movq %%fs:0, %0" : "=r"(tid));
-    return tid;
-#elif defined(__aarch64__)
-    return (uintptr_t)__builtin_thread_pointer();
-#else
-    return (uintptr_t)pthread_self();
-#endif
-}
+/* The calling thread's id (rcgc/detail/thread_id.h; the same value the
+ * free-threaded build stores in ob_tid). */
+static inline uintptr_t rcgc_thread_id_of_caller(void) { return rcgc_thread_id(); }
 
 /* This thread's state (never NULL; initialised on first use). */
 RCGC_INTERNAL rcgc_tstate_t *_rcgc_tstate(void);

@@ -108,12 +108,14 @@ bool rcgc_thread_is_attached(void) { return _rcgc_tstate()->attach_depth > 0; }
 void rcgc_blocking_begin(void) {
     rcgc_tstate_t *ts = _rcgc_tstate();
     RCGC_ASSERT(ts->attach_depth > 0);
+    ts->blocking = true;
     _rcgc_flavour_detach(ts);
 }
 
 void rcgc_blocking_end(void) {
     rcgc_tstate_t *ts = _rcgc_tstate();
     _rcgc_flavour_attach(ts);
+    ts->blocking = false;
     rcgc_safepoint();
 }
 
@@ -121,4 +123,12 @@ void rcgc_safepoint(void) {
     rcgc_tstate_t *ts = _rcgc_tstate();
     _rcgc_flavour_safepoint(ts);
     _rcgc_gc_run_pending();
+}
+
+/* Fallback thread id for platforms without a readable thread pointer: the
+ * address of a thread-local variable (unique per live thread, never an object
+ * address). */
+uintptr_t rcgc_thread_id_slow(void) {
+    static _Thread_local char anchor;
+    return (uintptr_t)&anchor;
 }

@@ -17,20 +17,7 @@
 #define RCGC_REF_QUEUED 0x2           /* queued for the owner to merge */
 #define RCGC_REF_MERGED 0x3           /* unowned: the shared field alone counts */
 
-/* A cheap, non-zero per-thread id that can never equal an object address:
- * the thread pointer (the TLS block address). */
-static inline uintptr_t rcgc_thread_id(void) {
-#if defined(__x86_64__) && defined(__linux__)
-    uintptr_t tid;
-    __asm__("movq %%fs:0, %0" : "=r"(tid));
-    return tid;
-#elif defined(__aarch64__)
-    return (uintptr_t)__builtin_thread_pointer();
-#else
-    RCGC_API uintptr_t rcgc_thread_id_slow(void);
-    return rcgc_thread_id_slow();
-#endif
-}
+#include "rcgc/detail/thread_id.h"
 
 RCGC_API void rcgc_brc_merge_zero_local(rcgc_object_t *o);
 RCGC_API void rcgc_brc_decref_shared(rcgc_object_t *o);
