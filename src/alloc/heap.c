@@ -234,8 +234,9 @@ void *_rcgc_heap_malloc_generic(size_t size, rcgc_heap_kind_t kind) {
         if (pg == NULL) return NULL;
     }
     rcgc_block_t *b = pg->free;
-    pg->free = b->next;
+    pg->free = _rcgc_block_next(b);
     pg->used++;
+    _rcgc_track_block_alloc(b, pg->block_size, false);
     return b;
 }
 

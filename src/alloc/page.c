@@ -27,6 +27,7 @@ void _rcgc_page_init(rcgc_page_t *pg, unsigned cls, rcgc_heap_kind_t kind) {
     pg->in_full = false;
     pg->next = pg->prev = NULL;
     __atomic_store_n(&pg->xthread_free, 0, __ATOMIC_RELAXED);
+    _rcgc_track_span_noaccess(_rcgc_page_start(pg), RCGC_PAGE_SIZE); /* nothing carved yet */
 }
 
 /* Carve the next blocks of the page into `free` (which must be empty), in
@@ -39,8 +40,10 @@ bool _rcgc_page_extend(rcgc_page_t *pg) {
     if (n > pg->reserved - pg->capacity) n = pg->reserved - pg->capacity;
     uint8_t *first = _rcgc_page_start(pg) + (size_t)pg->capacity * bs;
     uint8_t *last = first + (size_t)(n - 1) * bs;
+    _rcgc_track_meta_open(first, (size_t)n * bs);
     for (uint8_t *b = first; b < last; b += bs) ((rcgc_block_t *)b)->next = (rcgc_block_t *)(b + bs);
     ((rcgc_block_t *)last)->next = NULL;
+    _rcgc_track_span_noaccess(first, (size_t)n * bs);
     pg->free = (rcgc_block_t *)first;
     /* atomic: a remote free's debug check reads it (pool.c: is_block_start) */
     __atomic_store_n(&pg->capacity, pg->capacity + n, __ATOMIC_RELAXED);
@@ -65,9 +68,9 @@ uint32_t _rcgc_page_collect(rcgc_page_t *pg) {
         if (pg->free == NULL) {
             pg->free = pg->local_free;
         } else {
-            rcgc_block_t *tail = pg->local_free;
-            while (tail->next) tail = tail->next;
-            tail->next = pg->free;
+            rcgc_block_t *tail = pg->local_free, *next;
+            while ((next = _rcgc_block_next(tail)) != NULL) tail = next;
+            _rcgc_block_set_next(tail, pg->free);
             pg->free = pg->local_free;
         }
         pg->local_free = NULL;
@@ -75,9 +78,9 @@ uint32_t _rcgc_page_collect(rcgc_page_t *pg) {
     rcgc_block_t *list = take_thread_free(pg);
     if (list == NULL) return 0;
     uint32_t n = 1;
-    rcgc_block_t *tail = list;
-    while (tail->next) { tail = tail->next; n++; }
-    tail->next = pg->free;
+    rcgc_block_t *tail = list, *next;
+    while ((next = _rcgc_block_next(tail)) != NULL) { tail = next; n++; }
+    _rcgc_block_set_next(tail, pg->free);
     pg->free = list;
     RCGC_ASSERT(pg->used >= n);
     pg->used -= n;
@@ -122,7 +125,7 @@ void _rcgc_page_remote_push(rcgc_page_t *pg, rcgc_block_t *b) {
     uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED), flags;
     do {
         flags = old & RCGC_TF_FLAGS;
-        b->next = (rcgc_block_t *)(old & ~RCGC_TF_FLAGS);
+        _rcgc_block_set_next(b, (rcgc_block_t *)(old & ~RCGC_TF_FLAGS));
     } while (!__atomic_compare_exchange_n(&pg->xthread_free, &old,
                                           (uintptr_t)b | (flags == RCGC_TF_FULL ? RCGC_TF_NOTIFYING : flags),
                                           true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
@@ -144,7 +147,7 @@ static bool block_in_page(const rcgc_page_t *pg, const rcgc_block_t *b) {
 }
 
 static bool list_count(const rcgc_page_t *pg, const rcgc_block_t *b, uint32_t *n) {
-    for (; b; b = b->next) {
+    for (; b; b = _rcgc_block_next((rcgc_block_t *)b)) {
         if (!block_in_page(pg, b) || ++*n > pg->capacity) return false;
     }
     return true;

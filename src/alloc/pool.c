@@ -18,8 +18,9 @@ void *_rcgc_pool_malloc(size_t size, rcgc_heap_kind_t kind) {
         rcgc_page_t *pg = _rcgc_tls_tld->heaps[kind].direct[(size - 1) >> 4];
         rcgc_block_t *b = pg->free;
         if (RCGC_LIKELY(b != NULL)) {
-            pg->free = b->next;
+            pg->free = _rcgc_block_next(b);
             pg->used++;
+            _rcgc_track_block_alloc(b, pg->block_size, false);
             return b;
         }
     }
@@ -60,7 +61,8 @@ RCGC_NOINLINE static void report_double_free(const rcgc_page_t *pg, const void *
  * parked (full), about to become empty, or this may be a double free. */
 RCGC_NOINLINE static void free_local_slow(rcgc_page_t *pg, rcgc_block_t *b) {
     if (_rcgc_page_used(pg) == 0 || b == pg->local_free || b == pg->free) report_double_free(pg, b);
-    b->next = pg->local_free;
+    _rcgc_track_block_free(b, pg->block_size);
+    _rcgc_block_set_next(b, pg->local_free);
     pg->local_free = b;
     pg->used--;
     if (pg->in_full) _rcgc_heap_page_unfull(pg);
@@ -74,6 +76,7 @@ RCGC_NOINLINE static void free_not_owned(rcgc_page_t *pg, rcgc_block_t *b) {
     switch (pg->state) {
     case RCGC_PAGE_SMALL:
         if (rcgc_debug_level >= 1 && !is_block_start(pg, b)) report_bad_block(pg, b, "free of");
+        _rcgc_track_block_free(b, pg->block_size);
         _rcgc_page_remote_push(pg, b);
         return;
     case RCGC_PAGE_LARGE:
@@ -96,7 +99,8 @@ void _rcgc_pool_free(void *p) {
         if (rcgc_debug_level >= 1 && !is_block_start(pg, p)) report_bad_block(pg, p, "free of");
         /* signed: a parked page (bit 31 of used) fails like one about to empty */
         if (RCGC_LIKELY((int32_t)pg->used > 1 && b != pg->local_free)) {
-            b->next = pg->local_free;
+            _rcgc_track_block_free(b, pg->block_size);
+            _rcgc_block_set_next(b, pg->local_free);
             pg->local_free = b;
             pg->used--;
             return;

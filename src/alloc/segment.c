@@ -124,7 +124,9 @@ static void segment_destroy_locked(rcgc_segment_t *seg) {
     _rcgc_pool.bytes_mapped -= seg->map_size;
     _rcgc_pool.bytes_committed -= header_bytes();
     _rcgc_pool.bytes_returned += header_bytes();
-    _rcgc_os_unmap(seg, seg->map_size);
+    size_t map_size = seg->map_size; /* read before the header becomes no-access */
+    _rcgc_track_span_release(seg, map_size);
+    _rcgc_os_unmap(seg, map_size);
 }
 
 static bool walk_in_progress(void) {
@@ -159,6 +161,7 @@ static void segment_purge_locked(rcgc_segment_t *seg) {
         }
         size_t bytes = (i - first) << RCGC_PAGE_SHIFT;
         _rcgc_os_decommit((uint8_t *)seg + (first << RCGC_PAGE_SHIFT), bytes);
+        _rcgc_track_span_noaccess((uint8_t *)seg + (first << RCGC_PAGE_SHIFT), bytes);
         _rcgc_pool.retained_pages -= i - first;
         _rcgc_pool.bytes_committed -= bytes;
         _rcgc_pool.bytes_returned += bytes;
@@ -307,7 +310,11 @@ void *_rcgc_large_alloc(size_t size, rcgc_heap_kind_t kind) {
     } else {
         p = huge_alloc_locked(size, kind);
     }
+    size_t usable = p ? (size <= RCGC_LARGE_MAX ? _rcgc_ptr_page(_rcgc_ptr_segment(p), p)->block_size
+                                               : _rcgc_ptr_segment(p)->map_size - RCGC_PAGE_SIZE)
+                      : 0;
     _rcgc_pool_unlock();
+    if (p) _rcgc_track_block_alloc(p, usable, false);
     return p;
 }
 
@@ -325,6 +332,7 @@ void _rcgc_large_free(rcgc_page_t *pg, void *p) {
         rcgc_fatal_object(NULL, "rcgc allocator: free of %p, inside a large block but not its start", p);
     _rcgc_pool_lock();
     rcgc_segment_t *seg = _rcgc_ptr_segment(pg);
+    _rcgc_track_block_free(p, pg->state == RCGC_PAGE_HUGE ? seg->map_size - RCGC_PAGE_SIZE : pg->block_size);
     if (pg->state == RCGC_PAGE_HUGE) {
         _rcgc_pool.large_blocks--;
         _rcgc_pool.large_bytes -= seg->map_size - RCGC_PAGE_SIZE;

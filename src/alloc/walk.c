@@ -58,7 +58,7 @@ static void batch_mark_free(walk_batch_t *wb, unsigned count) {
             uint32_t i = _rcgc_block_index(pg, cur[k].b);
             RCGC_ASSERT_INTERNAL(i < pg->capacity);
             wb->map[cur[k].slot][i >> 6] |= (uint64_t)1 << (i & 63);
-            cur[k].b = cur[k].b->next;
+            cur[k].b = _rcgc_block_next((rcgc_block_t *)cur[k].b);
             if (cur[k].b == NULL) cur[k] = cur[--n];
             else k++;
         }

@@ -32,6 +32,7 @@
 #define RCGC_INTERNAL_ALLOC_TYPES_H
 
 #include "internal/alloc_internal.h"
+#include "internal/track.h"
 #include <pthread.h>
 
 /* ---- geometry -------------------------------------------------------------- */
@@ -60,6 +61,22 @@
 typedef struct rcgc_block {
     struct rcgc_block *next;
 } rcgc_block_t;
+
+/* The pool reads and writes links inside free blocks only through these, so
+ * that with RCGC_TRACK_ASAN / RCGC_TRACK_VALGRIND (internal/track.h) free
+ * blocks stay no-access to the tools; without them they are plain loads and
+ * stores. */
+static inline rcgc_block_t *_rcgc_block_next(rcgc_block_t *b) {
+    _rcgc_track_meta_open(b, sizeof *b);
+    rcgc_block_t *next = b->next;
+    _rcgc_track_meta_close(b, sizeof *b);
+    return next;
+}
+static inline void _rcgc_block_set_next(rcgc_block_t *b, rcgc_block_t *next) {
+    _rcgc_track_meta_open(b, sizeof *b);
+    b->next = next;
+    _rcgc_track_meta_close(b, sizeof *b);
+}
 
 /* ---- pages ----------------------------------------------------------------- */
 typedef enum rcgc_page_state {

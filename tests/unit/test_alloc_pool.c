@@ -15,11 +15,18 @@
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SCALE 8
-#define RSS_RELIABLE 0 /* shadow memory and quarantines move RSS */
+#define RSS_UNDER_SANITIZER 1 /* shadow memory and quarantines move RSS */
 #else
 #define SCALE 1
-#define RSS_RELIABLE 1
+#define RSS_UNDER_SANITIZER 0
 #endif
+/* RSS figures mean something only natively (not under a sanitizer or Valgrind,
+ * which preloads its vgpreload library). */
+static bool rss_reliable(void) {
+    const char *pre = getenv("LD_PRELOAD");
+    return !RSS_UNDER_SANITIZER && !(pre && strstr(pre, "vgpreload"));
+}
+#define RSS_RELIABLE rss_reliable()
 
 static rcgc_alloc_stats_t stats_now(void) {
     rcgc_alloc_stats_t st;
