@@ -15,6 +15,7 @@
  */
 #include "gc/gc_list_default.h"
 #include "internal/object_internal.h"
+#include "internal/weakref_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -161,35 +162,54 @@ static void handle_survivors(gc_head_t *young, gc_head_t *old, int generation,
 /* ---- legacy finalizers: the quarantine ---------------------------------------- */
 
 /* Clear UNREACHABLE on every object (unreachable is an ordinary list from
- * here on) and move the objects with a legacy finalizer to finalizers. */
-static void move_legacy_finalizers(gc_head_t *unreachable, gc_head_t *finalizers) {
+ * here on) and move the objects with a legacy finalizer to finalizers. The
+ * same walk profiles the rest for the phases that follow. */
+static garbage_profile_t move_legacy_finalizers(gc_head_t *unreachable, gc_head_t *finalizers) {
+    garbage_profile_t p = { 0, 0, 0, 0 };
     gc_head_t *next;
     for (gc_head_t *g = GC_NEXT(unreachable); g != unreachable; g = next) {
         next = GC_NEXT(g);
         rcgc_object_t *o = FROM_GC(g);
+        const rcgc_type_t *t = o->ob_type;
         gc_clear_bits(o, RCGC_GCBIT_UNREACHABLE);
-        if (o->ob_type->del) {
+        if (t->del) {
             gc_clear_bits(o, RCGC_GCBIT_COLLECTING);
             gc_list_move(g, finalizers);
+            continue;
         }
+        p.total++;
+        p.to_finalize += t->finalize && !(o->ob_gc_bits & RCGC_GCBIT_FINALIZED);
+        p.weaklists += _rcgc_type_weakrefable(t) && *_rcgc_weaklist_ptr(o);
+        p.weakrefs += t == &rcgc_weakref_type;
     }
+    return p;
 }
 
-static int visit_move(rcgc_object_t *child, void *finalizers) {
+typedef struct move_arg {
+    gc_head_t *finalizers;
+    intptr_t moved;
+} move_arg_t;
+
+static int visit_move(rcgc_object_t *child, void *arg) {
     if (gc_is_collecting(child)) {
+        move_arg_t *m = arg;
         gc_clear_bits(child, RCGC_GCBIT_COLLECTING);
-        gc_list_move(AS_GC(child), finalizers);
+        gc_list_move(AS_GC(child), m->finalizers);
+        m->moved++;
     }
     return 0;
 }
 
 /* Everything in the garbage reachable from a quarantined object joins it; the
- * walk covers the objects it appends. */
-static void move_legacy_finalizer_reachable(gc_head_t *finalizers) {
+ * walk covers the objects it appends. Returns the number of objects it moved
+ * out of the unreachable list. */
+static intptr_t move_legacy_finalizer_reachable(gc_head_t *finalizers) {
+    move_arg_t m = { finalizers, 0 };
     for (gc_head_t *g = GC_NEXT(finalizers); g != finalizers; g = GC_NEXT(g)) {
         rcgc_object_t *o = FROM_GC(g);
-        o->ob_type->traverse(o, visit_move, finalizers);
+        o->ob_type->traverse(o, visit_move, &m);
     }
+    return m.moved;
 }
 
 /* Quarantined objects with a legacy finalizer (all of them under SAVEALL) go
@@ -284,16 +304,29 @@ static collect_result_t collect_generation(int generation) {
     r.candidates = counts.candidates;
     handle_survivors(young, old, generation, &counts);
 
-    move_legacy_finalizers(&unreachable, &finalizers);
-    move_legacy_finalizer_reachable(&finalizers);
-    if (_rcgc_gc.debug & RCGC_GC_DEBUG_COLLECTABLE) print_collectable(&unreachable, "collectable");
+    garbage_profile_t prof = move_legacy_finalizers(&unreachable, &finalizers);
+    intptr_t remaining = prof.total - move_legacy_finalizer_reachable(&finalizers);
+    /* user code between detection and deletion (callbacks, finalizers, an
+     * output hook) may resurrect objects or create weakrefs to them */
+    intptr_t user_code = 0;
+    if (_rcgc_gc.debug & RCGC_GC_DEBUG_COLLECTABLE) {
+        print_collectable(&unreachable, "collectable");
+        user_code++;
+    }
+    if (prof.weaklists) {
+        intptr_t called;
+        r.collected = _rcgc_gc_handle_weakref_callbacks(&unreachable, old, &called);
+        user_code += called;
+    }
+    if (prof.to_finalize) user_code += _rcgc_gc_finalize_garbage(&unreachable);
+    /* Without user code the set cannot have changed: re-running detection on
+     * it (CPython always does) would move every object to final unchanged. */
+    if (user_code) remaining = _rcgc_gc_handle_resurrected(&unreachable, &final_unreachable, old);
+    else gc_list_merge(&unreachable, &final_unreachable);
+    if (user_code || prof.weaklists || prof.weakrefs) _rcgc_gc_clear_weakrefs(&final_unreachable);
 
-    r.collected = _rcgc_gc_handle_weakref_callbacks(&unreachable, old);
-    _rcgc_gc_finalize_garbage(&unreachable);
-    _rcgc_gc_handle_resurrected(&unreachable, &final_unreachable, old);
-    _rcgc_gc_clear_weakrefs(&final_unreachable);
-
-    r.collected += gc_list_size(&final_unreachable);
+    RCGC_ASSERT_EXPENSIVE(remaining == gc_list_size(&final_unreachable));
+    r.collected += remaining;
     delete_garbage(&final_unreachable, old);
 
     r.uncollectable = gc_list_size(&finalizers);

@@ -42,7 +42,8 @@ static void clear_callback_weakrefs(rcgc_object_t *o, gc_head_t *wrcb) {
     }
 }
 
-intptr_t _rcgc_gc_handle_weakref_callbacks(gc_head_t *unreachable, gc_head_t *old) {
+intptr_t _rcgc_gc_handle_weakref_callbacks(gc_head_t *unreachable, gc_head_t *old,
+                                           intptr_t *called) {
     gc_head_t wrcb;
     gc_list_init(&wrcb);
     /* no user code runs in this loop: the list is stable */
@@ -52,10 +53,12 @@ intptr_t _rcgc_gc_handle_weakref_callbacks(gc_head_t *unreachable, gc_head_t *ol
             clear_callback_weakrefs(o, &wrcb);
     }
     intptr_t freed = 0;
+    *called = 0;
     while (!gc_list_is_empty(&wrcb)) {
         gc_head_t *g = GC_NEXT(&wrcb);
         rcgc_object_t *w = FROM_GC(g);
         _rcgc_weakref_call_callback((rcgc_weakref_t *)w);
+        ++*called;
         rcgc_decref(w);
         if (GC_NEXT(&wrcb) == g) gc_list_move(g, old); /* still alive */
         else freed++;                                   /* freed by its own callback */
@@ -65,7 +68,8 @@ intptr_t _rcgc_gc_handle_weakref_callbacks(gc_head_t *unreachable, gc_head_t *ol
 
 /* ---- 2. finalizers ---------------------------------------------------------------- */
 
-void _rcgc_gc_finalize_garbage(gc_head_t *collectable) {
+intptr_t _rcgc_gc_finalize_garbage(gc_head_t *collectable) {
+    intptr_t called = 0;
     gc_head_t seen;
     gc_list_init(&seen);
     /* take the first object each time: finalizers may remove any object */
@@ -77,14 +81,16 @@ void _rcgc_gc_finalize_garbage(gc_head_t *collectable) {
             rcgc_incref(o);
             rcgc_object_call_finalizer(o); /* sets FINALIZED before the call */
             rcgc_decref(o);
+            called++;
         }
     }
     gc_list_merge(&seen, collectable);
+    return called;
 }
 
 /* ---- 3. resurrection check ---------------------------------------------------------- */
 
-void _rcgc_gc_handle_resurrected(gc_head_t *unreachable, gc_head_t *final, gc_head_t *old) {
+intptr_t _rcgc_gc_handle_resurrected(gc_head_t *unreachable, gc_head_t *final, gc_head_t *old) {
     /* Objects referenced from outside the set now (resurrected) and all they
      * reach stay in unreachable; the rest move to final. */
     detect_counts_t counts;
@@ -92,6 +98,7 @@ void _rcgc_gc_handle_resurrected(gc_head_t *unreachable, gc_head_t *final, gc_he
     for (gc_head_t *g = GC_NEXT(final); g != final; g = GC_NEXT(g))
         gc_clear_bits(FROM_GC(g), RCGC_GCBIT_UNREACHABLE); /* COLLECTING stays: about to die */
     gc_list_merge(unreachable, old);
+    return counts.candidates - counts.reachable;
 }
 
 /* ---- 4. clear the remaining weakrefs ---------------------------------------------------- */

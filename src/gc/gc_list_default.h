@@ -113,16 +113,30 @@ typedef struct detect_counts {
 RCGC_INTERNAL void _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable,
                                                detect_counts_t *counts);
 
+/* What the tentatively unreachable set holds, counted while the quarantine is
+ * formed (upper bounds: the quarantine may take some of them later). A phase
+ * with nothing to work on is skipped; see collect_generation. */
+typedef struct garbage_profile {
+    intptr_t total;       /* objects left in unreachable (not quarantined by del) */
+    intptr_t to_finalize; /* finalize set and FINALIZED clear */
+    intptr_t weaklists;   /* of a weakrefable type with a non-empty weak list */
+    intptr_t weakrefs;    /* weakref objects */
+} garbage_profile_t;
+
 /* finalize_default.c */
 /* Clear the weakrefs WITH callbacks to garbage objects and call the callbacks
  * of those outside the garbage; returns the weakrefs freed by their own
- * callbacks (counted as collected). Survivors among them go to old. */
-RCGC_INTERNAL intptr_t _rcgc_gc_handle_weakref_callbacks(gc_head_t *unreachable, gc_head_t *old);
-/* Run every PEP 442 finalizer of the list once; the list may shrink. */
-RCGC_INTERNAL void _rcgc_gc_finalize_garbage(gc_head_t *collectable);
+ * callbacks (counted as collected), *called = callbacks run. Survivors among
+ * them go to old. */
+RCGC_INTERNAL intptr_t _rcgc_gc_handle_weakref_callbacks(gc_head_t *unreachable, gc_head_t *old,
+                                                         intptr_t *called);
+/* Run every PEP 442 finalizer of the list once; the list may shrink.
+ * Returns the number of finalizers called. */
+RCGC_INTERNAL intptr_t _rcgc_gc_finalize_garbage(gc_head_t *collectable);
 /* Re-run detection on unreachable alone: what is still unreachable moves to
- * final (COLLECTING set), resurrected objects and their closure go to old. */
-RCGC_INTERNAL void _rcgc_gc_handle_resurrected(gc_head_t *unreachable, gc_head_t *final,
+ * final (COLLECTING set), resurrected objects and their closure go to old.
+ * Returns the number of objects moved to final. */
+RCGC_INTERNAL intptr_t _rcgc_gc_handle_resurrected(gc_head_t *unreachable, gc_head_t *final,
                                                gc_head_t *old);
 /* Detach weakrefs in final from their referents and clear every weakref to
  * an object of final, without callbacks. */
