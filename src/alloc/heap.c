@@ -87,6 +87,10 @@ static void tld_on_thread_exit(void *arg);
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static void pool_init_once(void) {
     _rcgc_os_thread_exit_hook(tld_on_thread_exit);
+    /* fork: hold the segment lock across it so the child never inherits it
+     * locked by a thread that does not exist there (the child keeps the
+     * forking thread's heaps; other threads' pages stay owned and unused) */
+    pthread_atfork(_rcgc_pool_lock, _rcgc_pool_unlock, _rcgc_pool_unlock);
     _rcgc_pool.initialized = true;
 }
 void _rcgc_pool_ensure_init(void) { pthread_once(&pool_once, pool_init_once); }

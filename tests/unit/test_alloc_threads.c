@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SCALE 10
@@ -321,6 +323,35 @@ static void test_exit_during_remote_frees(void **state) {
     assert_int_equal(after.abandoned_pages, 0);
 }
 
+/* ---- fork while another thread allocates -------------------------------------------------- */
+static volatile int fork_stop;
+static void *busy_alloc(void *arg) {
+    (void)arg;
+    while (!__atomic_load_n(&fork_stop, __ATOMIC_RELAXED))
+        _rcgc_pool_free(_rcgc_pool_malloc(20000, RCGC_HEAP_MEM)); /* large: takes the segment lock */
+    return NULL;
+}
+
+static void test_fork_while_allocating(void **state) {
+    (void)state;
+    pthread_t t;
+    pthread_create(&t, NULL, busy_alloc, NULL);
+    for (int i = 0; i < 20; i++) {
+        pid_t pid = fork();
+        if (pid == 0) { /* the child must be able to allocate (no inherited held lock) */
+            void *p = _rcgc_pool_malloc(30000, RCGC_HEAP_MEM), *q = _rcgc_pool_malloc(64, RCGC_HEAP_GC);
+            _rcgc_pool_free(p);
+            _rcgc_pool_free(q);
+            _exit(p && q ? 0 : 1);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    __atomic_store_n(&fork_stop, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_producer_consumer),
@@ -328,6 +359,7 @@ int main(void) {
         cmocka_unit_test(test_parked_pages_reused),
         cmocka_unit_test(test_abandon_reclaim),
         cmocka_unit_test(test_exit_during_remote_frees),
+        cmocka_unit_test(test_fork_while_allocating),
     };
     return cmocka_run_group_tests_name("alloc_threads", tests, NULL, NULL);
 }
