@@ -85,11 +85,15 @@ typedef struct sobj {
     bool has_cb;
     bool cleared;
     int cb_expect;
+    bool selfdrop;      /* the callback drops one of the test's references to it */
     gcm_wcb_t *cb;
 } sobj_t;
 
 static sobj_t S[MAXOBJ];
 static int nobj;
+/* ext_refs: every reference the test holds, as shadow indices */
+static int ext_refs[4096];
+static int n_ext;
 static uint64_t g_rng;
 static uint64_t g_base_seed;
 static long g_episode, g_step;
@@ -98,6 +102,7 @@ static bool g_auto;
 static bool g_mix_legacy, g_mix_hidden; /* kinds allowed in this episode */
 static size_t g_events_seen;
 static long g_stat_collections, g_stat_collected, g_stat_uncollectable, g_stat_objects;
+static long g_stat_cb_freed, g_stat_resurrected, g_stat_callbacks;
 
 #define CHECK(cond, ...)                                                                      \
     do {                                                                                      \
@@ -149,18 +154,25 @@ static void kill_edges(int i) {
 /* Weakrefs to objects that died in this cascade (`died` marks them): a
  * callback weakref alive at the start is cleared; it must have fired if it
  * survived the cascade, and may have fired if it died in it too. */
-static void weakrefs_after_deaths(const bool *died, const bool *was_alive) {
+static bool callback_ran(int w);
+
+static bool weakrefs_after_deaths(const bool *died, const bool *was_alive) {
+    bool released = false;
     for (int w = 0; w < nobj; w++) {
         if (S[w].kind != K_WEAK || !was_alive[w] || S[w].cleared) continue;
         int r = S[w].referent;
         if (r < 0 || !died[r]) continue;
         S[w].cleared = true;
-        if (S[w].has_cb) S[w].cb_expect = S[w].dead ? CB_MAYBE : CB_YES;
+        if (!S[w].has_cb) continue;
+        S[w].cb_expect = S[w].dead ? CB_MAYBE : CB_YES;
+        if (!S[w].dead) released |= callback_ran(w);
     }
+    return released;
 }
 
-/* Reference counting after a mutation: peel objects whose count is 0. */
-static void settle(void) {
+/* One pass of reference counting: peel objects whose count is 0. Returns
+ * true if a callback released a reference (another pass is needed). */
+static bool settle_once(void) {
     int cnt[MAXOBJ];
     bool died[MAXOBJ] = { false }, was_alive[MAXOBJ];
     int queue[MAXOBJ * (GCM_NSLOTS + 2)], qh = 0, qt = 0;
@@ -192,7 +204,13 @@ static void settle(void) {
         }
         kill_edges(x);
     }
-    weakrefs_after_deaths(died, was_alive);
+    return weakrefs_after_deaths(died, was_alive);
+}
+
+/* Reference counting after a mutation. */
+static void settle(void) {
+    while (settle_once()) {
+    }
 }
 
 /* ---- checks ------------------------------------------------------------------- */
@@ -319,6 +337,11 @@ static void check_full(void) {
     CHECK(rcgc_gc_garbage_count() == garb, "garbage list holds %zu, expected %zu",
           rcgc_gc_garbage_count(), garb);
     CHECK(gcm_root_len() == root, "ROOT holds %zu, expected %zu", gcm_root_len(), root);
+    int ext[MAXOBJ] = { 0 };
+    for (int k = 0; k < n_ext; k++) ext[ext_refs[k]]++;
+    for (int i = 0; i < nobj; i++)
+        CHECK(ext[i] == S[i].ext, "#%d: the test holds %d references, the shadow says %d", i, ext[i],
+              S[i].ext);
     (void)tracked;
 }
 
@@ -372,30 +395,46 @@ static prediction_t oracle_collect(int g) {
     bool moved[MAXOBJ] = { false }; /* quarantined weakrefs queued for callbacks */
     for (int x = 0; x < nobj; x++) U2[x] = U[x] && !Q[x];
     /* weakref callbacks (3.14): only weakrefs with a callback to U2 */
+    bool cb_released = false;
     for (int w = 0; w < nobj; w++) {
         if (S[w].dead || S[w].kind != K_WEAK || !S[w].has_cb || S[w].cleared) continue;
         if (!U2[S[w].referent]) continue;
         S[w].cleared = true;
         if (!U2[w]) {
             S[w].cb_expect = CB_YES;
+            g_stat_callbacks++;
             S[w].gen = old; /* queued, then moved to the older generation */
             S[w].frozen = false;
             /* A quarantined weakref leaves the finalizers list when it is
              * queued, and n is measured at the end (gc.c: handle_weakrefs
              * moves it; n = size of finalizers after delete_garbage). */
             moved[w] = Q[w];
+            cb_released |= callback_ran(w);
+        }
+    }
+    /* weakrefs freed by their own callbacks count as collected */
+    intptr_t m_cb = 0;
+    if (cb_released) {
+        bool before[MAXOBJ] = { false };
+        for (int x = 0; x < nobj; x++) before[x] = !S[x].dead;
+        settle();
+        for (int x = 0; x < nobj; x++) {
+            if (!before[x] || !S[x].dead) continue;
+            CHECK(S[x].kind == K_WEAK || S[x].kind == K_LEAF, "oracle: #%d died of a callback", x);
+            m_cb += S[x].kind == K_WEAK;
+            g_stat_cb_freed += S[x].kind == K_WEAK;
         }
     }
     /* finalizers */
     for (int x = 0; x < nobj; x++) {
         if (!U2[x] || S[x].finalized) continue;
         if (S[x].kind == K_FIN) S[x].finalized = true;
-        if (S[x].kind == K_RES) { S[x].finalized = true; S[x].root++; }
+        if (S[x].kind == K_RES) { S[x].finalized = true; S[x].root++; g_stat_resurrected++; }
     }
     /* resurrection */
     anchored_in(U2, surv);
     closure_within(surv, U2);
-    intptr_t m = 0;
+    intptr_t m = m_cb;
     for (int x = 0; x < nobj; x++) {
         G[x] = U2[x] && !surv[x];
         m += G[x];
@@ -505,9 +544,26 @@ static int new_shadow(kind_t k, rcgc_object_t *p) {
     return nobj++;
 }
 
-/* ext_refs: every reference the test holds, as shadow indices */
-static int ext_refs[4096];
-static int n_ext;
+
+/* The oracle's side of a weakref callback that ran: a self-dropping one has
+ * released one of the test's references (its hook already took the entry
+ * out of ext_refs). Returns true if it did. */
+static bool callback_ran(int w) {
+    if (!S[w].selfdrop || S[w].ext == 0) return false;
+    S[w].ext--;
+    return true;
+}
+
+/* Hook of self-dropping callbacks (S15 in random graphs). */
+static void wcb_selfdrop(rcgc_object_t *wr, gcm_wcb_t *cb) {
+    int i = (int)(intptr_t)cb->arg;
+    for (int k = 0; k < n_ext; k++)
+        if (ext_refs[k] == i) {
+            ext_refs[k] = ext_refs[--n_ext];
+            rcgc_decref(wr);
+            return;
+        }
+}
 
 static void ext_push(int i) {
     CHECK(n_ext < 4096, "too many external references");
@@ -535,19 +591,22 @@ static void op_create(void) {
     case K_WEAK: {
         int ref = pick_alive(pred_wref);
         if (ref < 0) return;
-        bool cb = chance(60);
+        bool cb = chance(60), selfdrop = cb && chance(35);
         rcgc_object_t *ctx = gcm_leaf(NULL); /* witnesses the weakref's death */
-        p = gcm_weakref(S[ref].ptr, cb ? "w" : NULL, NULL, NULL, ctx);
+        p = gcm_weakref(S[ref].ptr, cb ? "w" : NULL, selfdrop ? wcb_selfdrop : NULL,
+                        (void *)(intptr_t)nobj /* its index, see new_shadow */, ctx);
         gcm_drop(ctx);
         i = new_shadow(K_WEAK, p);
         int c = new_shadow(K_LEAF, ctx);
         S[i].edge[0] = c;
         S[i].referent = ref;
         S[i].has_cb = cb;
+        S[i].selfdrop = selfdrop;
         S[i].cb = cb ? gcm_wcb("w") : NULL;
         S[i].cb_expect = CB_NO;
         ext_push(i);
-        TRACE("create #%d Weak -> #%d%s (ctx #%d)", i, ref, cb ? " with callback" : "", c);
+        TRACE("create #%d Weak -> #%d%s (ctx #%d)", i, ref,
+              selfdrop ? " with self-dropping callback" : cb ? " with callback" : "", c);
         return;
     }
     default: return;
@@ -758,9 +817,10 @@ static void test_gc_diff(void **state) {
     else
         for (long ep = 0; ep < episodes; ep++) run_episode(ep);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("[diff] %ld episodes, %ld objects, %ld collections (%ld collected, %ld uncollectable) "
-           "in %.2f s\n", only >= 0 ? 1 : episodes, g_stat_objects, g_stat_collections,
-           g_stat_collected, g_stat_uncollectable,
+    printf("[diff] %ld episodes, %ld objects, %ld collections (%ld collected, %ld uncollectable; "
+           "%ld resurrections, %ld weakref callbacks, %ld weakrefs freed by them) in %.2f s\n",
+           only >= 0 ? 1 : episodes, g_stat_objects, g_stat_collections, g_stat_collected,
+           g_stat_uncollectable, g_stat_resurrected, g_stat_callbacks, g_stat_cb_freed,
            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
 }
 
