@@ -179,7 +179,9 @@ void gcm_begin(void);
 /* Scenario teardown: remove hooks, empty ROOT and the garbage list, collect,
  * check that nothing was deallocated twice. */
 void gcm_end(void);
-/* cmocka per-test setup/teardown wrappers around gcm_begin/gcm_end. */
+/* cmocka per-test setup/teardown: the test body calls gcm_begin() itself (so
+ * that skip() works); gcm_teardown runs gcm_end() if the test did not finish
+ * (a failed assertion), leaving the collector state clean for the next test. */
 int gcm_setup(void **state);
 int gcm_teardown(void **state);
 /* True when this flavour has no collector yet (collect -> -1/ENOTSUP). */
