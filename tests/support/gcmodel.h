@@ -180,8 +180,8 @@ void gcm_begin(void);
  * check that nothing was deallocated twice. */
 void gcm_end(void);
 /* cmocka per-test setup/teardown: the test body calls gcm_begin() itself (so
- * that skip() works); gcm_teardown runs gcm_end() if the test did not finish
- * (a failed assertion), leaving the collector state clean for the next test. */
+ * that skip() works); gcm_teardown runs gcm_end() unless the test already
+ * did, also after a failed assertion, so the next test starts clean. */
 int gcm_setup(void **state);
 int gcm_teardown(void **state);
 /* True when this flavour has no collector yet (collect -> -1/ENOTSUP). */
