@@ -176,8 +176,19 @@ void _rcgc_segment_purge_locked(bool force) {
 }
 
 /* ---- pages --------------------------------------------------------------------- */
+/* Free pages stay committed up to max(RCGC_RETAIN_PAGES, 1/8 of the pages in
+ * use): a program cycling a few large blocks keeps reusing committed pages
+ * instead of faulting them in after every madvise, and after a mass free the
+ * bound falls with the heap, so RSS follows it down. */
+static bool too_much_retained(void) {
+    size_t limit = _rcgc_pool.pages_in_use / 8;
+    if (limit < RCGC_RETAIN_PAGES) limit = RCGC_RETAIN_PAGES;
+    return _rcgc_pool.retained_pages > limit || _rcgc_pool.empty_segments > 1;
+}
+
 /* Commit accounting for page `pg`, which leaves the FREE state. */
 static void page_take(rcgc_segment_t *seg, rcgc_page_t *pg) {
+    _rcgc_pool.pages_in_use++;
     if (pg->committed) {
         seg->retained--;
         _rcgc_pool.retained_pages--;
@@ -219,6 +230,7 @@ rcgc_page_t *_rcgc_segment_page_alloc_locked(void) {
 }
 
 static void page_release_locked(rcgc_segment_t *seg, rcgc_page_t *pg) {
+    _rcgc_pool.pages_in_use--;
     pg->state = RCGC_PAGE_FREE;
     __atomic_store_n(&pg->xowner, NULL, __ATOMIC_RELAXED);
     __atomic_store_n(&pg->xheap, NULL, __ATOMIC_RELAXED);
@@ -238,7 +250,7 @@ void _rcgc_segment_page_free_locked(rcgc_page_t *pg) {
     rcgc_segment_t *seg = _rcgc_ptr_segment(pg);
     page_release_locked(seg, pg);
     segment_mark_pages(seg, _rcgc_page_index(seg, pg), 1, false);
-    if (_rcgc_pool.retained_pages > RCGC_RETAIN_PAGES || _rcgc_pool.empty_segments > 1)
+    if (too_much_retained())
         _rcgc_segment_purge_locked(false);
 }
 
@@ -347,7 +359,7 @@ void _rcgc_large_free(rcgc_page_t *pg, void *p) {
     _rcgc_pool.large_bytes -= pg->block_size;
     for (size_t i = first; i < first + count; i++) page_release_locked(seg, &seg->pages[i]);
     segment_mark_pages(seg, first, count, false);
-    if (_rcgc_pool.retained_pages > RCGC_RETAIN_PAGES || _rcgc_pool.empty_segments > 1)
+    if (too_much_retained())
         _rcgc_segment_purge_locked(false);
     _rcgc_pool_unlock();
 }

@@ -52,8 +52,9 @@
 #define RCGC_BLOCK_ALIGN 16
 
 /* Committed free pages kept for reuse before the segment lock decommits them
- * (256 KiB): a burst of frees returns memory at once, a page that empties and
- * refills does not cost an madvise each time. */
+ * (at least 256 KiB; more in a big heap, see segment.c: too_much_retained):
+ * a burst of frees returns memory at once, a page that empties and refills
+ * does not cost an madvise each time. */
 #define RCGC_RETAIN_PAGES 4
 
 /* ---- blocks ---------------------------------------------------------------- */
@@ -212,6 +213,7 @@ typedef struct rcgc_pool_state {
     rcgc_tld_t *tld_free;                    /* lock: recyclable tlds */
     size_t empty_segments;                   /* lock: segments with no page in use */
     size_t retained_pages;                   /* lock: FREE pages still committed */
+    size_t pages_in_use;                     /* lock: pages not FREE (small pages, large runs) */
     unsigned xwalkers;                       /* atomic: walks in progress (defer unmaps) */
     /* statistics, lock */
     size_t segments, huge_segments;
