@@ -15,6 +15,7 @@
 #include "rcgc/alloc.h"
 #include "rcgc/trace.h"
 #include "rcgc/thread.h"
+#include "rcgc/lock.h"
 #include "rcgc/weakref.h"
 #include "rcgc/gc.h"
 

@@ -33,6 +33,9 @@ RCGC_INTERNAL void _rcgc_brc_dealloc_merged(rcgc_object_t *o);
 RCGC_INTERNAL int _rcgc_brc_register(rcgc_tstate_t *ts);
 RCGC_INTERNAL void _rcgc_brc_merge_pending(rcgc_tstate_t *ts);
 RCGC_INTERNAL void _rcgc_brc_unregister(rcgc_tstate_t *ts);
+/* fork (thread/stw_ft.c's atfork child handler): re-initialise the bucket
+ * mutexes and drop the other threads' queues. */
+RCGC_INTERNAL void _rcgc_brc_after_fork_child(rcgc_tstate_t *self);
 /* Number of objects waiting in ts's queue (tests). */
 RCGC_INTERNAL size_t _rcgc_brc_pending_count(rcgc_tstate_t *ts);
 

@@ -123,3 +123,43 @@ size_t _rcgc_brc_pending_count(rcgc_tstate_t *ts) {
     pthread_mutex_unlock(&b->mu);
     return n;
 }
+
+/* ---- fork (called by thread/stw_ft.c's atfork child handler) ----------------------
+ * The parent stopped the world before forking, so no thread was inside a
+ * push or a merge; only a thread registering while detached may have held a
+ * bucket mutex (its list link is a single store). The child re-initialises
+ * every bucket mutex, removes the other threads' queues and gives their
+ * queued references to this thread's queue (merged at its next safe point),
+ * or merges them in place if this thread has none. */
+void _rcgc_brc_after_fork_child(rcgc_tstate_t *self) {
+    pthread_once(&buckets_once, buckets_init);
+    struct rcgc_brc_queue *orphans = NULL;
+    for (size_t i = 0; i < RCGC_BRC_BUCKETS; i++) {
+        pthread_mutex_init(&buckets[i].mu, NULL);
+        struct rcgc_brc_queue **pp = &buckets[i].queues;
+        while (*pp) {
+            struct rcgc_brc_queue *q = *pp;
+            if (q == self->brc) { pp = &q->next; continue; }
+            *pp = q->next;
+            q->next = orphans;
+            orphans = q;
+        }
+    }
+    while (orphans) {
+        struct rcgc_brc_queue *q = orphans;
+        orphans = q->next;
+        for (size_t i = 0; i < q->len; i++) {
+            rcgc_object_t *o = q->items[i];
+            bool pushed = false;
+            if (self->brc) {
+                struct bucket *b = bucket_of(self->brc->tid);
+                pthread_mutex_lock(&b->mu);
+                pushed = push_locked(self->brc, o);
+                pthread_mutex_unlock(&b->mu);
+            }
+            if (!pushed && _rcgc_brc_explicit_merge(o, -1) == 0) _rcgc_brc_dealloc_merged(o);
+        }
+        free(q->items);
+        free(q);
+    }
+}
