@@ -84,6 +84,10 @@ static void test_sizes_and_alignment(void **state) {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         for (int k = 0; k < RCGC_HEAP_KINDS; k++) _rcgc_pool_free(ptrs[i][k]);
     _rcgc_pool_free(NULL);
+    /* impossible requests fail cleanly */
+    assert_null(_rcgc_pool_malloc(SIZE_MAX, RCGC_HEAP_MEM));
+    assert_null(_rcgc_pool_malloc((size_t)1 << 62, RCGC_HEAP_OBJECT));
+    assert_null(_rcgc_pool_malloc(SIZE_MAX - RCGC_PAGE_SIZE, RCGC_HEAP_GC));
     int x;
     assert_false(_rcgc_pool_owns(&x));
     assert_int_equal(_rcgc_pool_usable_size(&x), 0);
