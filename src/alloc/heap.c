@@ -52,7 +52,7 @@ static void heap_set_direct(rcgc_heap_t *heap, unsigned cls) {
     rcgc_page_t *old = heap->direct[cls], *first = heap->avail[cls].first;
     heap->direct[cls] = first ? first : &_rcgc_empty_page;
     if (old == first || old == &_rcgc_empty_page || old->in_full || old->used != 0) return;
-    if (walk_in_progress()) return;
+    if (walk_in_progress() || _rcgc_page_flags(old) != RCGC_TF_NORMAL) return; /* on the delayed stack */
     RCGC_ASSERT_INTERNAL(old->xheap == heap && old->state == RCGC_PAGE_SMALL);
     queue_remove(&heap->avail[cls], old);
     heap_return_page(old);
@@ -63,8 +63,7 @@ static void heap_init(rcgc_heap_t *heap, rcgc_tld_t *tld, rcgc_heap_kind_t kind)
     for (unsigned c = 0; c < RCGC_CLASSES; c++) heap->direct[c] = &_rcgc_empty_page;
     memset(heap->avail, 0, sizeof heap->avail);
     memset(heap->full, 0, sizeof heap->full);
-    /* stale remote frees may still set bits: harmless, see page.c */
-    __atomic_store_n(&heap->xnotified, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&heap->xdelayed, NULL, __ATOMIC_RELAXED); /* empty since the abandon */
     heap->tld = tld;
     heap->kind = kind;
     heap->slow_calls = 0;
@@ -157,10 +156,17 @@ static void heap_return_page(rcgc_page_t *pg) {
     _rcgc_pool_unlock();
 }
 
+static void heap_take_delayed(rcgc_heap_t *heap);
+
 /* Park an exhausted page in the full queue; fails if a remote free is
- * pending (the caller collects it instead). */
+ * pending (the caller collects it instead). A page still on the delayed
+ * stack is popped first. */
 static bool heap_park(rcgc_heap_t *heap, rcgc_page_t *pg) {
-    if (!_rcgc_page_try_park(pg)) return false;
+    if (!_rcgc_page_try_park(pg)) {
+        if (_rcgc_page_flags(pg) != RCGC_TF_NOTIFIED) return false;
+        heap_take_delayed(heap);
+        if (!_rcgc_page_try_park(pg)) return false;
+    }
     unsigned cls = pg->cls;
     queue_remove(&heap->avail[cls], pg);
     queue_push_back(&heap->full[cls], pg);
@@ -184,18 +190,21 @@ static void heap_unpark(rcgc_heap_t *heap, rcgc_page_t *pg) {
     heap_set_direct(heap, cls);
 }
 
-/* Unpark pages of the classes remote frees flagged (or of all, if all). */
-static void heap_take_notified(rcgc_heap_t *heap, bool all) {
-    uint64_t mask = __atomic_exchange_n(&heap->xnotified, 0, __ATOMIC_SEQ_CST);
-    if (all) mask = ~(uint64_t)0 >> (64 - RCGC_CLASSES);
-    while (mask) {
-        unsigned cls = (unsigned)__builtin_ctzll(mask);
-        mask &= mask - 1;
-        rcgc_page_t *pg = heap->full[cls].first, *next;
-        for (; pg; pg = next) {
-            next = pg->next;
-            if (_rcgc_page_parked_has_free(pg)) heap_unpark(heap, pg);
+/* Pop the whole delayed stack: pages that got a remote free while parked.
+ * Parked ones go back to avail; one a local free already unparked and that
+ * is now empty goes back to its segment (it could not while on the stack). */
+static void heap_take_delayed(rcgc_heap_t *heap) {
+    rcgc_page_t *pg = __atomic_exchange_n(&heap->xdelayed, NULL, __ATOMIC_ACQUIRE);
+    while (pg) {
+        rcgc_page_t *next = __atomic_load_n(&pg->xdelayed_next, __ATOMIC_RELAXED);
+        _rcgc_page_delayed_done(pg);
+        if (pg->in_full) {
+            heap_unpark(heap, pg);
+        } else if (pg->used == 0 && heap->direct[pg->cls] != pg && !walk_in_progress()) {
+            queue_remove(&heap->avail[pg->cls], pg);
+            heap_return_page(pg);
         }
+        pg = next;
     }
 }
 
@@ -204,7 +213,7 @@ static void heap_take_notified(rcgc_heap_t *heap, bool all) {
  * dead thread's page, a fresh page (from the fullest segment). */
 static rcgc_page_t *heap_find_page(rcgc_heap_t *heap, unsigned cls) {
     heap->slow_calls++;
-    if (__atomic_load_n(&heap->xnotified, __ATOMIC_RELAXED)) heap_take_notified(heap, false);
+    if (__atomic_load_n(&heap->xdelayed, __ATOMIC_RELAXED)) heap_take_delayed(heap);
     for (;;) {
         rcgc_page_t *pg;
         while ((pg = heap->avail[cls].first) != NULL) {
@@ -257,19 +266,24 @@ void _rcgc_heap_page_emptied(rcgc_page_t *pg) {
     unsigned cls = pg->cls;
     if (heap->direct[cls] == pg || walk_in_progress()) return;
     RCGC_ASSERT_INTERNAL(!pg->in_full);
+    if (_rcgc_page_flags(pg) == RCGC_TF_NOTIFIED) { /* on the delayed stack: popping gives it back */
+        heap_take_delayed(heap);
+        return;
+    }
     queue_remove(&heap->avail[cls], pg);
     heap_return_page(pg);
 }
 
 /* ---- collect: give back what the calling thread holds empty ------------------------ */
 static void heap_collect(rcgc_heap_t *heap, bool force) {
-    heap_take_notified(heap, force);
+    heap_take_delayed(heap);
     for (unsigned cls = 0; cls < RCGC_CLASSES; cls++) {
         rcgc_page_t *pg = heap->avail[cls].first, *next;
         for (; pg; pg = next) {
             next = pg->next;
             _rcgc_page_collect(pg);
-            if (pg->used == 0 && (force || pg != heap->direct[cls]) && !walk_in_progress()) {
+            if (pg->used == 0 && (force || pg != heap->direct[cls]) && !walk_in_progress() &&
+                _rcgc_page_flags(pg) == RCGC_TF_NORMAL) {
                 if (pg == heap->direct[cls]) heap->direct[cls] = &_rcgc_empty_page;
                 queue_remove(&heap->avail[cls], pg);
                 heap_return_page(pg);
@@ -299,22 +313,28 @@ static void page_abandon_locked(rcgc_page_t *pg) {
     _rcgc_pool.pages_abandoned++;
 }
 
-static void heap_abandon_locked(rcgc_heap_t *heap) {
+/* Before the lock: unpark every parked page (waiting out a notifying remote
+ * free), then pop the delayed stack. Afterwards no page is parked, so no
+ * remote free can push on this heap's stack any more. */
+static void heap_unpark_all(rcgc_heap_t *heap) {
     for (unsigned cls = 0; cls < RCGC_CLASSES; cls++) {
         rcgc_page_t *pg;
-        while ((pg = heap->full[cls].first) != NULL) {
-            _rcgc_page_unpark(pg); /* waits out a notifying remote free */
-            pg->in_full = false;
-            pg->used &= ~RCGC_USED_PARKED;
-            queue_remove(&heap->full[cls], pg);
-            page_abandon_locked(pg);
-        }
+        while ((pg = heap->full[cls].first) != NULL) heap_unpark(heap, pg);
+    }
+    heap_take_delayed(heap);
+}
+
+static void heap_abandon_locked(rcgc_heap_t *heap) {
+    for (unsigned cls = 0; cls < RCGC_CLASSES; cls++) {
+        RCGC_ASSERT_INTERNAL(heap->full[cls].first == NULL);
+        rcgc_page_t *pg;
         while ((pg = heap->avail[cls].first) != NULL) {
             queue_remove(&heap->avail[cls], pg);
             page_abandon_locked(pg);
         }
         heap->direct[cls] = &_rcgc_empty_page;
     }
+    RCGC_ASSERT_INTERNAL(__atomic_load_n(&heap->xdelayed, __ATOMIC_RELAXED) == NULL);
 }
 
 /* pthread key destructor: the thread's pages with live blocks go to the
@@ -322,6 +342,7 @@ static void heap_abandon_locked(rcgc_heap_t *heap) {
  * same kind and class); empty pages go back to their segments. */
 static void tld_on_thread_exit(void *arg) {
     rcgc_tld_t *tld = arg;
+    for (int k = 0; k < RCGC_HEAP_KINDS; k++) heap_unpark_all(&tld->heaps[k]);
     _rcgc_tls_tld = &_rcgc_empty_tld;
     _rcgc_pool_lock();
     for (int k = 0; k < RCGC_HEAP_KINDS; k++) heap_abandon_locked(&tld->heaps[k]);

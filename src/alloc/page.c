@@ -89,38 +89,57 @@ uint32_t _rcgc_page_collect(rcgc_page_t *pg) {
 
 /* ---- the full-page flag protocol (see RCGC_TF_* in alloc_types.h) --------- */
 
-/* Park the page as full: succeeds only if no remote free is pending. */
+unsigned _rcgc_page_flags(const rcgc_page_t *pg) {
+    return (unsigned)(__atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE) & RCGC_TF_FLAGS);
+}
+
+/* Park the page as full: succeeds only from NORMAL with no remote free
+ * pending (a page still on the delayed stack cannot be parked again). */
 bool _rcgc_page_try_park(rcgc_page_t *pg) {
     uintptr_t expected = RCGC_TF_NORMAL;
     return __atomic_compare_exchange_n(&pg->xthread_free, &expected, (uintptr_t)RCGC_TF_FULL, false,
                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
-/* Clear the flags (keeping any pending list); waits while a remote free is
- * notifying the heap, so the page can then be freed or abandoned. */
+/* Unpark: FULL -> NORMAL (keeping any pending list). Waits while a remote
+ * free is pushing the page on the delayed stack; leaves NOTIFIED as it is
+ * (the page stays on the stack until the owner pops it). */
 void _rcgc_page_unpark(rcgc_page_t *pg) {
     uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE);
     for (;;) {
-        if ((old & RCGC_TF_FLAGS) == RCGC_TF_NOTIFYING) {
+        uintptr_t flags = old & RCGC_TF_FLAGS;
+        if (flags == RCGC_TF_NOTIFYING) {
             sched_yield();
             old = __atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE);
             continue;
         }
+        if (flags != RCGC_TF_FULL) return;
         if (__atomic_compare_exchange_n(&pg->xthread_free, &old, old & ~RCGC_TF_FLAGS, true,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             return;
     }
 }
 
-/* Is a parked page worth unparking (a remote free arrived)? */
-bool _rcgc_page_parked_has_free(const rcgc_page_t *pg) {
-    uintptr_t tf = __atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE);
-    return (tf & ~RCGC_TF_FLAGS) != 0 || (tf & RCGC_TF_FLAGS) != RCGC_TF_FULL;
+/* The owner popped pg from its delayed stack: NOTIFIED -> NORMAL. */
+void _rcgc_page_delayed_done(rcgc_page_t *pg) {
+    uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE);
+    RCGC_ASSERT_INTERNAL((old & RCGC_TF_FLAGS) == RCGC_TF_NOTIFIED);
+    while (!__atomic_compare_exchange_n(&pg->xthread_free, &old, old & ~RCGC_TF_FLAGS, true, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+    }
+}
+
+static void heap_push_delayed(rcgc_heap_t *heap, rcgc_page_t *pg) {
+    rcgc_page_t *head = __atomic_load_n(&heap->xdelayed, __ATOMIC_RELAXED);
+    do {
+        __atomic_store_n(&pg->xdelayed_next, head, __ATOMIC_RELAXED);
+    } while (!__atomic_compare_exchange_n(&heap->xdelayed, &head, pg, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
 /* A free from a thread that does not own the page: one CAS. If the page was
- * parked, the same CAS pins it (NOTIFYING) while we tell its heap; the heap
- * pointer stays valid because tlds are never freed. */
+ * parked, the same CAS pins it (NOTIFYING) while we push it on its heap's
+ * delayed stack; the heap stays valid because the owner cannot abandon a
+ * pinned page and tlds are never freed. */
 void _rcgc_page_remote_push(rcgc_page_t *pg, rcgc_block_t *b) {
     uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED), flags;
     do {
@@ -131,7 +150,8 @@ void _rcgc_page_remote_push(rcgc_page_t *pg, rcgc_block_t *b) {
                                           true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
     if (RCGC_LIKELY(flags != RCGC_TF_FULL)) return;
     rcgc_heap_t *heap = __atomic_load_n(&pg->xheap, __ATOMIC_ACQUIRE);
-    if (heap) __atomic_fetch_or(&heap->xnotified, (uint64_t)1 << pg->cls, __ATOMIC_SEQ_CST);
+    RCGC_ASSERT_INTERNAL(heap != NULL); /* parked pages are owned */
+    heap_push_delayed(heap, pg);
     old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED);
     while (!__atomic_compare_exchange_n(&pg->xthread_free, &old, (old & ~RCGC_TF_FLAGS) | RCGC_TF_NOTIFIED,
                                         true, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {

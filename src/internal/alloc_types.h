@@ -90,15 +90,20 @@ typedef enum rcgc_page_state {
 } rcgc_page_state_t;
 
 /* The low two bits of a page's xthread_free word: has the owner parked the
- * page in its full queue, and has a remote free told the owner's heap?
- *   NORMAL     not parked; remote frees just push.
- *   FULL       parked, and the list was empty when parked: the next remote
- *              free CASes FULL -> NOTIFYING together with its push.
- *   NOTIFYING  that remote thread is setting its bit in the heap's xnotified;
- *              the page is pinned: the owner must not free or abandon it, and
- *              waits for NOTIFIED (a few instructions) before unparking.
- *   NOTIFIED   the heap has been told; the owner moves the page back to avail.
- * Flags and list change in one CAS, so a notification is never lost. */
+ * page in its full queue, and is the page on its heap's delayed stack?
+ *   NORMAL     not parked, not on the stack: remote frees just push.
+ *   FULL       parked, with an empty list when parked: the next remote free
+ *              CASes FULL -> NOTIFYING together with its push.
+ *   NOTIFYING  that remote thread is pushing the page on the owning heap's
+ *              delayed stack (xdelayed); the page is pinned: the owner waits
+ *              (a few instructions) before unparking, freeing or abandoning it.
+ *   NOTIFIED   the page is on the heap's delayed stack (parked or not: a local
+ *              free may have unparked it meanwhile). Only the owner, popping
+ *              the stack, turns NOTIFIED back into NORMAL; until then the page
+ *              is neither parked again nor given back to its segment.
+ * Flags and list change in one CAS, so a wakeup is never lost, and a page is
+ * pushed at most once per FULL episode, so the stack needs no ABA care (the
+ * owner only ever takes the whole stack). */
 enum { RCGC_TF_NORMAL = 0, RCGC_TF_FULL = 1, RCGC_TF_NOTIFYING = 2, RCGC_TF_NOTIFIED = 3 };
 #define RCGC_TF_FLAGS ((uintptr_t)3)
 
@@ -145,7 +150,8 @@ typedef struct rcgc_page {
     struct rcgc_tld *xowner;           /* owning thread's tld; NULL when abandoned/large/free */
     /* second cache line */
     struct rcgc_heap *xheap;           /* atomic: owning heap (NULL when abandoned): remote frees
-                                          notify it */
+                                          push parked pages on its delayed stack */
+    struct rcgc_page *xdelayed_next;   /* atomic: link on that stack (written while NOTIFYING) */
     /* owner only while owned; lock while abandoned */
     struct rcgc_page *next, *prev;     /* heap queue, or the abandoned pool */
 } __attribute__((aligned(128))) rcgc_page_t; /* 128 B: the page of p is one shift and one mask */
@@ -181,7 +187,7 @@ typedef struct rcgc_page_queue {
     rcgc_page_t *first, *last;
 } rcgc_page_queue_t;
 
-/* One heap per thread per kind; every field is owner only except xnotified.
+/* One heap per thread per kind; every field is owner only except xdelayed.
  * Invariants: direct[c] is avail[c].first, or &_rcgc_empty_page when avail[c]
  * is empty; a page is in exactly one of avail[c] / full[c]; in_full <=>
  * the page is in full[c] <=> its xthread_free flags are not NORMAL. */
@@ -189,7 +195,8 @@ typedef struct rcgc_heap {
     rcgc_page_t *direct[RCGC_CLASSES];
     rcgc_page_queue_t avail[RCGC_CLASSES];
     rcgc_page_queue_t full[RCGC_CLASSES];
-    uint64_t xnotified;          /* atomic: bit c = a full page of class c got a remote free */
+    rcgc_page_t *xdelayed;       /* atomic: parked pages that got a remote free (Treiber
+                                    stack: remote threads push, the owner takes it whole) */
     struct rcgc_tld *tld;
     rcgc_heap_kind_t kind;
     uint32_t slow_calls;         /* heartbeat: generic-path calls */
@@ -302,7 +309,8 @@ RCGC_INTERNAL uint32_t _rcgc_page_collect(rcgc_page_t *pg);
 RCGC_INTERNAL bool _rcgc_page_is_valid(const rcgc_page_t *pg);
 RCGC_INTERNAL bool _rcgc_page_try_park(rcgc_page_t *pg);
 RCGC_INTERNAL void _rcgc_page_unpark(rcgc_page_t *pg);
-RCGC_INTERNAL bool _rcgc_page_parked_has_free(const rcgc_page_t *pg);
+RCGC_INTERNAL unsigned _rcgc_page_flags(const rcgc_page_t *pg);
+RCGC_INTERNAL void _rcgc_page_delayed_done(rcgc_page_t *pg);
 RCGC_INTERNAL void _rcgc_page_remote_push(rcgc_page_t *pg, rcgc_block_t *b);
 /* heap.c */
 RCGC_INTERNAL void *_rcgc_heap_malloc_generic(size_t size, rcgc_heap_kind_t kind);
