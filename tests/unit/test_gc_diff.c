@@ -25,7 +25,9 @@
  *     survives; the rest G dies (m = |G|; n excludes a quarantined weakref
  *     whose callback ran: CPython moves it off the finalizers list before
  *     measuring it); survivors move to the next
- *     generation; deaths caused by clearing G cascade by reference counting.
+ *     generation; deaths caused by clearing G cascade by reference counting
+ *     (under DEBUG_SAVEALL, in 10% of the episodes, G and all of Q go to the
+ *     garbage list instead, weakrefs to G still cleared).
  *
  * Checked after every step: each object is deallocated exactly when the
  * oracle says (never twice, never while reachable); each finalizer runs at
@@ -100,6 +102,7 @@ static long g_episode, g_step;
 static bool g_trace;
 static bool g_auto;
 static bool g_mix_legacy, g_mix_hidden; /* kinds allowed in this episode */
+static bool g_saveall;                  /* DEBUG_SAVEALL during this episode */
 static size_t g_events_seen;
 static long g_stat_collections, g_stat_collected, g_stat_uncollectable, g_stat_objects;
 static long g_stat_cb_freed, g_stat_resurrected, g_stat_callbacks;
@@ -457,6 +460,11 @@ static prediction_t oracle_collect(int g) {
     }
     for (int x = 0; x < nobj; x++) {
         if (!G[x]) continue;
+        if (g_saveall) { /* kept in the garbage list instead of cleared */
+            S[x].garb++;
+            S[x].gen = old;
+            continue;
+        }
         S[x].dead = true;
         died[x] = true;
         kill_edges(x);
@@ -470,7 +478,7 @@ static prediction_t oracle_collect(int g) {
     for (int x = 0; x < nobj; x++) {
         if (!Q[x] || S[x].dead || moved[x]) continue;
         n++;
-        if (S[x].kind == K_LEGACY) S[x].garb++;
+        if (S[x].kind == K_LEGACY || g_saveall) S[x].garb++;
     }
     prediction_t p = { m, n };
     return p;
@@ -767,6 +775,9 @@ static void run_episode(long ep) {
     g_events_seen = gcm_event_count();
     g_mix_legacy = chance(50);
     g_mix_hidden = chance(50);
+    g_saveall = chance(10);
+    rcgc_gc_set_debug(g_saveall ? RCGC_GC_DEBUG_SAVEALL : 0);
+    TRACE("episode: legacy %d, hidden %d, saveall %d", g_mix_legacy, g_mix_hidden, g_saveall);
     int initial = 4 + rndn(40);
     int steps = 20 + rndn(160);
     for (int i = 0; i < initial; i++, g_step++) op_create();
