@@ -11,6 +11,7 @@
  *   churn N LIVE     N random replacements in a live set of LIVE mixed-size blocks
  *   mem SIZE COUNT   RSS per live block; RSS after freeing everything
  *   walk N           heap walk over N live mixed-size GC blocks (rcgc only)
+ *   xfree N          producer -> consumer through a 4096-slot ring: cross-thread frees
  * Instruction counts: valgrind --tool=callgrind on "pairs 1000000 32" minus "pairs 0 32", / 1e6.
  */
 #define _GNU_SOURCE
@@ -19,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #if defined(A_MIMALLOC)
@@ -141,6 +144,37 @@ static void mode_mem(size_t size, size_t count) {
     free(p);
 }
 
+/* ---- producer -> consumer: every free is a cross-thread free ---- */
+#define XRING 4096
+static void *volatile xring[XRING];
+static long xcount;
+
+static void *xproducer(void *arg) {
+    (void)arg;
+    for (long i = 0; i < xcount; i++) {
+        void *p = ALLOC(32);
+        ((char *)p)[0] = 1;
+        while (__atomic_load_n(&xring[i % XRING], __ATOMIC_ACQUIRE) != NULL) sched_yield();
+        __atomic_store_n(&xring[i % XRING], p, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static void mode_xfree(long n) {
+    xcount = n;
+    pthread_t t;
+    double t0 = now();
+    pthread_create(&t, NULL, xproducer, NULL);
+    for (long i = 0; i < n; i++) {
+        void *p;
+        while ((p = __atomic_load_n(&xring[i % XRING], __ATOMIC_ACQUIRE)) == NULL) sched_yield();
+        __atomic_store_n(&xring[i % XRING], NULL, __ATOMIC_RELEASE);
+        FREE(p);
+    }
+    pthread_join(t, NULL);
+    printf("%s producer->consumer 32 B: %.1f ns per object\n", NAME, (now() - t0) * 1e9 / (double)n);
+}
+
 #ifdef HAVE_WALK
 static int count_visit(void *block, size_t size, void *arg) {
     (void)block, (void)size;
@@ -174,13 +208,14 @@ static void mode_walk(size_t n) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: pairs N SIZE | churn N LIVE | mem SIZE COUNT | walk N\n");
+        fprintf(stderr, "usage: pairs N SIZE | churn N LIVE | mem SIZE COUNT | walk N | xfree N\n");
         return 2;
     }
     long a = argc > 2 ? atol(argv[2]) : 0, b = argc > 3 ? atol(argv[3]) : 0;
     if (!strcmp(argv[1], "pairs")) mode_pairs(a, (size_t)(b ? b : 32));
     else if (!strcmp(argv[1], "churn")) mode_churn(a, (size_t)b);
     else if (!strcmp(argv[1], "mem")) mode_mem((size_t)a, (size_t)b);
+    else if (!strcmp(argv[1], "xfree")) mode_xfree(a);
 #ifdef HAVE_WALK
     else if (!strcmp(argv[1], "walk")) mode_walk((size_t)a);
     else if (!strcmp(argv[1], "stats")) { mode_mem((size_t)a, (size_t)b); rcgc_alloc_stats_print(stdout); }
