@@ -78,6 +78,7 @@ typedef struct sobj {
     int garb;           /* entries in the garbage list */
     int edge[GCM_NSLOTS]; /* slots (Node kinds: 6, Hidden: slot 0); Weak: edge[0] = ctx */
     bool finalized;     /* Fin kinds */
+    bool gc_cleared;    /* clear() called by the collector (members of G) */
     int dels;           /* Legacy: expected del calls */
     int gen;            /* 0..2, -1 = unknown (resurrected by refcounting) */
     int gen_before;     /* the generation before that resurrection */
@@ -243,6 +244,12 @@ static void check_counters(void) {
         if (o->kind == K_LEGACY)
             CHECK(r->dels == o->dels, "#%d Legacy: del ran %d times, expected %d", i, r->dels,
                   o->dels);
+        /* the collector clears the final garbage only, each object at most
+         * once (one may die of an earlier clear before its turn) */
+        if (has_slots(o->kind))
+            CHECK(r->gc_clears <= (o->gc_cleared ? 1 : 0), "#%d %s: cleared by the collector %d "
+                  "times, at most %d allowed", i, kind_name[o->kind], r->gc_clears,
+                  o->gc_cleared ? 1 : 0);
     }
 }
 
@@ -466,6 +473,7 @@ static prediction_t oracle_collect(int g) {
             continue;
         }
         S[x].dead = true;
+        S[x].gc_cleared = true;
         died[x] = true;
         kill_edges(x);
     }
