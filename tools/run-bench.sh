@@ -10,6 +10,8 @@
 #   BENCH_ONCE=RE   jobs run in the first repetition only (default: binary-trees
 #                   at depth 21 and the 10M-object heaps; their n is 1)
 #   BENCH_SLOW=1    also run CPython's binary-trees at depth 21 (minutes)
+#   BENCH_DOC=PATH  where the generated performance page goes (default
+#                   docs/performance.md; the committed copy comes from a full run)
 #   BENCH_PYTHON    the CPython peer (default /usr/bin/python3, the system one)
 #
 # Output in build/bench/: results.json, results.md, *.png, raw.tsv (every
@@ -34,6 +36,11 @@ OUT=$ROOT/build/bench
 LIB=$ROOT/build/bench-lib
 FT=$ROOT/build/bench-lib-ft
 T0=$(date +%s)
+# what is measured: the working tree as the run starts (others may commit meanwhile)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no -- src include bench CMakeLists.txt 2>/dev/null)" ]; then
+  COMMIT="$COMMIT (+ uncommitted changes in src/include/bench)"
+fi
 
 mkdir -p "$OUT/samples"
 rm -f "$OUT"/samples/*.txt "$OUT"/*.png
@@ -219,6 +226,6 @@ rm -f "$OUT/.job.out" "$OUT/.job.err"
 # ---- 6. report ------------------------------------------------------------------------
 say "report"
 "$PY" tools/bench-report.py --raw "$RAW" --status "$STATUS" --out "$OUT" \
-  --doc docs/performance.md --samples "$OUT/samples" ${QUICK:+--quick} \
-  --elapsed $(($(date +%s) - T0)) || say "report failed"
+  --doc "${BENCH_DOC:-docs/performance.md}" --samples "$OUT/samples" ${QUICK:+--quick} \
+  --commit "$COMMIT" --elapsed $(($(date +%s) - T0)) || say "report failed"
 say "done: $OUT/results.json, $OUT/results.md, docs/performance.md"
