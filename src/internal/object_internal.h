@@ -4,6 +4,10 @@
 #define RCGC_INTERNAL_OBJECT_H
 
 #include "internal/core.h"
+#include "internal/track.h"
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 /* ---- flavour-specific header operations (object/refcount_default.c,
  * object/refcount_ft.c) ---------------------------------------------------- */
@@ -33,6 +37,21 @@ static inline rcgc_object_t **_rcgc_weaklist_ptr(rcgc_object_t *o) {
 static inline bool _rcgc_type_weakrefable(const rcgc_type_t *t) {
     return (t->flags & RCGC_TYPE_WEAKREFABLE) != 0 && t->weaklist_offset >= sizeof(rcgc_object_t);
 }
+/* Debug checks may meet the header of an object whose memory was freed. With
+ * the allocator's ASan tracking such memory is poisoned: reading it would stop
+ * the program with ASan's report instead of rcgc's. Returns true if the header
+ * was poisoned (and unpoisons it: the caller is about to report and abort). */
+static inline bool _rcgc_header_was_poisoned(const rcgc_object_t *o) {
+#if defined(__SANITIZE_ADDRESS__)
+    if (!__asan_region_is_poisoned((void *)o, sizeof *o)) return false;
+    __asan_unpoison_memory_region((void *)o, sizeof *o);
+    return true;
+#else
+    (void)o;
+    return false;
+#endif
+}
+
 /* Print a one-line description of o (address, type, refcount, bits) into buf. */
 RCGC_INTERNAL int _rcgc_object_describe(const rcgc_object_t *o, char *buf, size_t size);
 

@@ -69,6 +69,7 @@ rcgc_object_t *_rcgc_trash_pop(uintptr_t *head) {
 
 static void check_header(rcgc_object_t *o, const char *op) {
     if (RCGC_UNLIKELY(!o)) rcgc_fatal_object(NULL, "%s of NULL", op);
+    if (RCGC_UNLIKELY(_rcgc_header_was_poisoned(o))) rcgc_fatal_object(o, "%s of a freed object", op);
     if (RCGC_LIKELY(o->ob_check == RCGC_HEADER_MAGIC && o->ob_type)) return;
     if (o->ob_check == RCGC_HEADER_DEAD || o->ob_check == 0xDDDDu)
         rcgc_fatal_object(o, "%s of a freed object", op);

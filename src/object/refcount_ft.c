@@ -208,6 +208,7 @@ void _rcgc_wr_unlock(void) { pthread_mutex_unlock(&wr_mutex); }
 
 static void check_header(rcgc_object_t *o, const char *op) {
     if (RCGC_UNLIKELY(!o)) rcgc_fatal_object(NULL, "%s of NULL", op);
+    if (RCGC_UNLIKELY(_rcgc_header_was_poisoned(o))) rcgc_fatal_object(o, "%s of a freed object", op);
     unsigned check = o->ob_flags >> CHECK_SHIFT;
     if (RCGC_LIKELY(check == RCGC_FT_CHECK_ALIVE && o->ob_type)) return;
     if (rcgc_is_immortal(o) && o->ob_type) return;
