@@ -18,5 +18,6 @@
 #include "rcgc/lock.h"
 #include "rcgc/weakref.h"
 #include "rcgc/gc.h"
+#include "rcgc/inspect.h"
 
 #endif
