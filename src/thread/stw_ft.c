@@ -54,7 +54,9 @@ static void arrived_locked(rcgc_tstate_t *t) {
 static void scan_locked(rcgc_tstate_t *self) {
     for (rcgc_tstate_t *t = _rcgc_runtime.threads; t; t = t->next_thread) {
         if (t == self) continue;
-        int s = _rcgc_tstate_state(t);
+        /* seq_cst: pairs with the attaching thread's check of the request
+         * before its CAS (see _rcgc_tstate_attach) */
+        int s = __atomic_load_n(&t->xstate, __ATOMIC_SEQ_CST);
         if (s == RCGC_TS_DETACHED &&
             __atomic_compare_exchange_n(&t->xstate, &s, RCGC_TS_SUSPENDED, false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_ACQUIRE)) {

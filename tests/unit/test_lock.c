@@ -29,9 +29,9 @@
     } while (0)
 
 #ifdef __SANITIZE_THREAD__
-#define SCALE 1
+#define SCALE 3
 #else
-#define SCALE 4
+#define SCALE 8
 #endif
 
 static double now_s(void) { return (double)_rcgc_monotonic_ns() / 1e9; }

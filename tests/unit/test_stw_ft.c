@@ -152,8 +152,10 @@ static void *never_bound(void *p) {
 
 /* ---- checks ---------------------------------------------------------------- */
 
-/* Every registered thread but the caller is SUSPENDED (maybe waiting to
- * attach) or SHUTTING_DOWN. Returns the offending state, or -1. */
+/* No registered thread but the caller is ATTACHED: each is SUSPENDED (maybe
+ * waiting to attach) or SHUTTING_DOWN, or DETACHED because it registered
+ * after the requester's final scan (it will suspend itself instead of
+ * attaching). Returns the offending state, or -1. */
 static int others_not_suspended(void) {
     rcgc_tstate_t *self = _rcgc_tstate();
     int bad = -1;
@@ -161,7 +163,8 @@ static int others_not_suspended(void) {
     for (rcgc_tstate_t *t = _rcgc_runtime.threads; t && bad < 0; t = t->next_thread) {
         if (t == self) continue;
         int s = _rcgc_tstate_state(t);
-        if (s != RCGC_TS_SUSPENDED && s != (RCGC_TS_SUSPENDED | RCGC_TS_WAITING) && s != RCGC_TS_SHUTTING_DOWN)
+        if (s != RCGC_TS_SUSPENDED && s != (RCGC_TS_SUSPENDED | RCGC_TS_WAITING) && s != RCGC_TS_SHUTTING_DOWN &&
+            s != RCGC_TS_DETACHED)
             bad = s;
     }
     pthread_mutex_unlock(&_rcgc_runtime.threads_lock);
@@ -343,6 +346,64 @@ static void test_tight_stop_loop_lets_others_progress(void **state) {
     alarm(0);
 }
 
+/* ---- stops while threads hold critical sections -------------------------------- */
+
+#define CS_BOXES 4
+typedef struct box { rcgc_object_t ob; long value; int holder; } box_t;
+static const rcgc_type_t box_type = { .name = "box", .basic_size = sizeof(box_t) };
+static box_t *cs_boxes[CS_BOXES];
+
+/* Sections on random pairs with safe points inside: suspending for a stop
+ * releases them, the restart locks the top-most again; between safe points
+ * a section is exclusive. */
+static void *cs_worker(void *p) {
+    int who = (int)(intptr_t)p;
+    uint64_t seed = 0x5EED0000u + (uint64_t)who;
+    CHECK(rcgc_thread_attach() == 0);
+    while (!quitting()) {
+        box_t *a = cs_boxes[rcgc_test_rand(&seed) % CS_BOXES];
+        box_t *b = cs_boxes[rcgc_test_rand(&seed) % CS_BOXES];
+        rcgc_critical_section2_t cs;
+        rcgc_critical_section2_begin(&cs, &a->ob, &b->ob);
+        a->holder = b->holder = who + 1;
+        a->value++;
+        if (rcgc_test_rand(&seed) % 4 == 0) {
+            rcgc_safepoint(); /* may suspend: both locks released and re-taken */
+            a->holder = b->holder = who + 1;
+        }
+        CHECK(a->holder == who + 1 && b->holder == who + 1);
+        rcgc_critical_section2_end(&cs);
+        step(who);
+        rcgc_safepoint();
+    }
+    rcgc_thread_detach();
+    return NULL;
+}
+
+static void test_stop_while_critical_sections_held(void **state) {
+    alarm(60);
+    reset_workers();
+    for (int i = 0; i < CS_BOXES; i++) cs_boxes[i] = (box_t *)rcgc_object_new(&box_type);
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, cs_worker, (void *)(intptr_t)i);
+    for (int r = 0; r < 60 * SCALE; r++) {
+        _rcgc_stop_the_world();
+        assert_others_suspended();
+        _rcgc_start_the_world();
+        long p = __atomic_load_n(&progress, __ATOMIC_RELAXED);
+        assert_true(wait_progress(p, 3, 20));
+    }
+    __atomic_store_n(&quit, 1, __ATOMIC_RELEASE);
+    rcgc_blocking_begin();
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    rcgc_blocking_end();
+    for (int i = 0; i < CS_BOXES; i++) {
+        assert_false(rcgc_mutex_is_locked((rcgc_mutex_t *)&cs_boxes[i]->ob.ob_mutex));
+        rcgc_decref(&cs_boxes[i]->ob);
+    }
+    alarm(0);
+}
+
 /* ---- §11 test 29: fork ---------------------------------------------------------- */
 
 static item_t *passed[64];
@@ -433,6 +494,7 @@ int main(void) {
         cmocka_unit_test(test_requester_without_thread_state),
         cmocka_unit_test(test_concurrent_stoppers_serialise),
         cmocka_unit_test(test_tight_stop_loop_lets_others_progress),
+        cmocka_unit_test(test_stop_while_critical_sections_held),
         cmocka_unit_test(test_fork_while_threads_hold_and_wait),
     };
     return cmocka_run_group_tests(tests, rcgc_test_setup_runtime, rcgc_test_teardown_runtime);
