@@ -118,9 +118,10 @@ static void s24_trashcan_deep_chain(void **state) {
     assert_int_equal(rcgc_gc_callback_add(count_manual, NULL), 0);
     rcgc_gc_enable();
 #if RCGC_DEBUG >= 3
-    /* level 3 checks the whole heap after every collection: 10^6 links would
-     * make the ~59,000 nested young collections quadratic */
+    /* level 3 checks the whole heap after every collection: fewer links and
+     * fewer nested collections keep that from going quadratic */
     const long N = 100000;
+    g_young_every = 17 * 17;
 #else
     const long N = 1000000;
 #endif
@@ -130,7 +131,7 @@ static void s24_trashcan_deep_chain(void **state) {
     rcgc_gc_disable();
     assert_int_equal(rcgc_gc_callback_remove(count_manual, NULL), 0);
     assert_int_equal(g_fin_calls, N);
-    assert_int_equal(g_nested_collects, N / 17);
+    assert_int_equal(g_nested_collects, N / g_young_every);
     assert_int_equal(g_nested_bad, 0);
     assert_int_equal(g_manual_stops, (size_t)g_nested_collects);
     assert_int_equal(gcm_rec_count(), 2 * N);
