@@ -232,6 +232,12 @@ def targets(R, quick):
 
 # ---- plots -----------------------------------------------------------------------
 PLOT_SYSTEMS = ["rcgc", "rcgc_t", "bdwgc", "cpython"]
+COLORS = {"rcgc": "#9400d3", "rcgc_t": "#e69f00", "bdwgc": "#009e73", "cpython": "#56b4e9", "glibc": "#0072b2",
+          "mimalloc": "#d55e00", "jemalloc": "#f0e442", "pymalloc": "#cc79a7"}
+
+
+def lc(system):
+    return " lc rgb '%s'" % COLORS.get(system, "#000000")
 
 
 def write_series(R, out_dir, bench_prefix, metric):
@@ -267,7 +273,7 @@ def plots(R, out_dir, samples_dir):
         files = write_series(R, out_dir, prefix, "time_per_object")
         if not files:
             continue
-        plot_cmd = ", ".join("'%s' using 1:2:3:4 with yerrorlines title '%s'" % (p, s) for s, p in files.items())
+        plot_cmd = ", ".join("'%s' using 1:2:3:4 with yerrorlines%s title '%s'" % (p, lc(s), s) for s, p in files.items())
         common = ("set logscale x; set logscale y; set xlabel 'objects (rings of 10 nodes, 3 pointer fields)'; "
                   "set ylabel 'ns per object'; set key outside right; set grid;\n")
         png = os.path.join(out_dir, "cost_per_object_%s.png" % prefix)
@@ -279,32 +285,38 @@ def plots(R, out_dir, samples_dir):
                 made.append(png)
         txt = gnuplot("set terminal dumb size 100,28 noenhanced; set title '%s: ns per object vs objects';\n%splot %s\n"
                       % (title, common.replace("set key outside right;", "set key top right;"),
-                         plot_cmd.replace("yerrorlines", "linespoints")))
+                         re.sub(r" lc rgb '#[0-9a-f]+'", "", plot_cmd.replace("yerrorlines", "linespoints"))))
         if txt:
             ascii_art[prefix] = txt
-    # pause distributions (young collections with a large old generation)
-    sfiles = {}
+    # pause distributions: one CDF per benchmark with per-collection samples
+    by_bench = {}
     if samples_dir and os.path.isdir(samples_dir):
         for fn in sorted(os.listdir(samples_dir)):
             m = re.match(r"(.+)\.([a-z_]+)\.txt$", fn)
-            if m and m.group(1) == "young_pause_10m":
-                sfiles[m.group(2)] = os.path.join(samples_dir, fn)
-    if sfiles:
-        plot_cmd = ", ".join("'%s' using 1:($0/%d) with lines lw 2 title '%s'" % (p, max(1, sum(1 for _ in open(p)) - 1), s)
+            if m and m.group(2) in SYSTEMS:
+                by_bench.setdefault(m.group(1), {})[m.group(2)] = os.path.join(samples_dir, fn)
+    titles = {"young_pause_10m": "young collections with a large old generation",
+              "gc_collect": "pyperformance gc_collect: one full collection of 2,100 garbage objects"}
+    for bench, sfiles in sorted(by_bench.items()):
+        def count(p):
+            with open(p) as f:
+                return sum(1 for _ in f)
+        plot_cmd = ", ".join("'%s' using 1:($0/%d) with lines lw 2%s title '%s'" % (p, max(1, count(p) - 1), lc(s), s)
                              for s, p in sfiles.items())
-        common = ("set logscale x; set xlabel 'young collection pause (us)'; set ylabel 'fraction of collections <= x'; "
+        common = ("set logscale x; set xlabel 'pause (us, wall clock)'; set ylabel 'fraction of collections <= x'; "
                   "set key bottom right; set grid; set yrange [0:1];\n")
-        png = os.path.join(out_dir, "pause_distribution_young.png")
-        gnuplot("set terminal pngcairo size 900,500 noenhanced; set output '%s'; set title 'young collections with a large old generation (CDF)';\n%splot %s\n"
-                % (png, common, plot_cmd))
+        title = titles.get(bench, bench)
+        png = os.path.join(out_dir, "pause_distribution_%s.png" % bench)
+        gnuplot("set terminal pngcairo size 900,500 noenhanced; set output '%s'; set title '%s (CDF)';\n%splot %s\n"
+                % (png, title, common, plot_cmd))
         if not os.path.exists(png):
             gnuplot("set terminal png size 900,500; set output '%s';\n%splot %s\n" % (png, common, plot_cmd))
         if os.path.exists(png):
             made.append(png)
-        txt = gnuplot("set terminal dumb size 100,28 noenhanced; set title 'young collection pauses (CDF)';\n%splot %s\n"
-                      % (common, plot_cmd.replace("with lines lw 2", "with lines")))
+        txt = gnuplot("set terminal dumb size 100,28 noenhanced; set title '%s (CDF)';\n%splot %s\n"
+                      % (title, common, re.sub(r" lw 2 lc rgb '#[0-9a-f]+'", "", plot_cmd)))
         if txt:
-            ascii_art["pauses"] = txt
+            ascii_art["pauses:" + bench] = (title, txt)
     # allocator pairs by size
     rows = []
     names = ["alloc_pair_16", "alloc_pair_32", "alloc_pair_64", "alloc_pair_128", "alloc_pair_256", "alloc_pair_512",
@@ -322,7 +334,8 @@ def plots(R, out_dir, samples_dir):
                     vals.append(str(rec["value"]) if rec else "NaN")
                 f.write(n.replace("alloc_", "") + " " + " ".join(vals) + "\n")
         png = os.path.join(out_dir, "alloc_time.png")
-        cols = ", ".join("'%s' using %d:xtic(1) title columnheader(%d)" % (path, i + 2, i + 2) for i in range(len(allocs)))
+        cols = ", ".join("'%s' using %d:xtic(1)%s title columnheader(%d)" % (path, i + 2, lc(allocs[i]), i + 2)
+                         for i in range(len(allocs)))
         gnuplot("set terminal pngcairo size 1100,500 noenhanced; set output '%s'; set style data histograms; set style fill solid 0.8 border -1;"
                 "set logscale y; set ylabel 'ns per pair / per op'; set title 'allocator loops (lower is better)'; set key outside right;"
                 "set xtics rotate by -30; set grid ytics;\nplot %s\n" % (png, cols))
@@ -470,10 +483,13 @@ def main():
             d.append("PNG files (gnuplot) written next to results.json: " +
                      ", ".join("[%s](%s/%s)" % (os.path.basename(p), rel, os.path.basename(p)) for p in made) + ".\n")
         for k, title in (("ring_live", "Full collection of a live heap: ns per object vs heap size"),
-                         ("ring_garbage", "Collecting cyclic garbage (freeing included): ns per object vs heap size"),
-                         ("pauses", "Young-collection pauses with a large old generation (CDF)")):
+                         ("ring_garbage", "Collecting cyclic garbage (freeing included): ns per object vs heap size")):
             if k in ascii_art:
                 d.append("### %s\n\n```\n%s\n```\n" % (title, ascii_art[k].rstrip()))
+        for k in sorted(ascii_art):
+            if k.startswith("pauses:"):
+                title, txt = ascii_art[k]
+                d.append("### Pause distribution: %s (CDF)\n\n```\n%s\n```\n" % (title, txt.rstrip()))
         d.append("## Reading the numbers\n")
         d.append("- bdwgc sweeps lazily: its timed `GC_gcollect()` marks the live data and queues garbage for reuse; "
                  "most of the cost of freeing garbage is paid by later allocations, so `ring_garbage_*` and `gc_collect` "

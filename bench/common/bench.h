@@ -128,6 +128,19 @@ static inline double bench_quantile_sorted(const double *v, size_t n, double q) 
 }
 static inline void bench_sort(double *v, size_t n) { qsort(v, n, sizeof *v, bench_cmp_double); }
 
+/* Write samples (seconds) in microseconds to
+ * $BENCH_SAMPLES_DIR/<benchmark>.<system>.txt for the distribution plots. */
+static inline void bench_write_samples(const char *benchmark, const double *samples, size_t n) {
+    const char *dir = getenv("BENCH_SAMPLES_DIR");
+    if (!dir || !*dir) return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.%s.txt", dir, benchmark, BENCH_SYSTEM);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    for (size_t i = 0; i < n; i++) fprintf(f, "%.3f\n", samples[i] * 1e6);
+    fclose(f);
+}
+
 /* Report min / median / p99 / max of samples (seconds) in microseconds, and
  * write the sorted samples to $BENCH_SAMPLES_DIR/<benchmark>.<system>.txt for
  * the distribution plot. */
@@ -144,16 +157,7 @@ static inline void bench_report_pauses(const char *benchmark, double *samples, s
         bench_result(benchmark, "pause_cpu_p99", bench_quantile_sorted(cpu_samples, n, 0.99) * 1e6, "us");
         bench_result(benchmark, "pause_cpu_max", cpu_samples[n - 1] * 1e6, "us");
     }
-    const char *dir = getenv("BENCH_SAMPLES_DIR");
-    if (dir && *dir) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s.%s.txt", dir, benchmark, BENCH_SYSTEM);
-        FILE *f = fopen(path, "w");
-        if (f) {
-            for (size_t i = 0; i < n; i++) fprintf(f, "%.3f\n", samples[i] * 1e6);
-            fclose(f);
-        }
-    }
+    bench_write_samples(benchmark, samples, n);
 }
 
 static inline long bench_arg(int argc, char **argv, int i, long dflt) {

@@ -268,6 +268,7 @@ static void mode_gc_collect(void) {
         check_live(0, "gc_collect");
     }
     bench_sort(s, (size_t)loops);
+    bench_write_samples("gc_collect", s, (size_t)loops);
     bench_params("cycles=100,links=20,objects=2100,loops=%d", loops);
     bench_result("gc_collect", "time_per_collection", bench_quantile_sorted(s, (size_t)loops, 0.5) * 1e6, "us");
     bench_result("gc_collect", "time_per_object", bench_quantile_sorted(s, (size_t)loops, 0.5) / 2100 * 1e9, "ns");

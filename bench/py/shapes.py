@@ -48,6 +48,13 @@ def rss_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def write_samples(bench, s):
+    d = os.environ.get("BENCH_SAMPLES_DIR")
+    if d:
+        with open(os.path.join(d, "%s.%s.txt" % (bench, SYSTEM)), "w") as f:
+            f.writelines("%.3f\n" % (x * 1e6) for x in sorted(s))
+
+
 def median(v):
     v = sorted(v)
     return v[len(v) // 2] if len(v) % 2 else v[(len(v) - 1) // 2]
@@ -266,6 +273,7 @@ def gc_collect_bench():
         found = gc.collect()
         s.append(now() - t0)
         check(found >= 2100, "gc_collect found %d" % found)
+    write_samples("gc_collect", s)
     params(cycles=100, links=20, objects=2100, loops=loops)
     m = median(s)
     result("gc_collect", "time_per_collection", m * 1e6, "us")
@@ -378,10 +386,7 @@ def young_pause(name, n):
     result(name, "pause_cpu_median", qc(0.5) * 1e6, "us")
     result(name, "pause_cpu_p99", qc(0.99) * 1e6, "us")
     result(name, "pause_cpu_max", c[-1] * 1e6, "us")
-    d = os.environ.get("BENCH_SAMPLES_DIR")
-    if d:
-        with open(os.path.join(d, "%s.%s.txt" % (name, SYSTEM)), "w") as f:
-            f.writelines("%.3f\n" % (x * 1e6) for x in s)
+    write_samples(name, s)
 
 
 # ---- dumpster's random graph mutation ----------------------------------------
