@@ -24,8 +24,9 @@
  *
  * A stop waits for every registered thread except the requester to be
  * SUSPENDED or SHUTTING_DOWN; while the world is stopped no thread but the
- * requester is ATTACHED (a SHUTTING_DOWN thread that attaches again passes
- * through DETACHED on its way to SUSPENDED).
+ * requester is ATTACHED (a thread that registers after the final scan, or a
+ * SHUTTING_DOWN one that attaches again, is DETACHED until it suspends itself
+ * on its way to attaching).
  */
 #ifndef RCGC_INTERNAL_STW_H
 #define RCGC_INTERNAL_STW_H

@@ -66,9 +66,19 @@ static long progress;   /* sum of every worker's steps (relaxed atomic) */
 static long progress_by[8];
 static rcgc_mutex_t held_mutex;
 
+static uint64_t base_seed; /* from rcgc_test_seed() at the start of each test */
+
+/* Per-thread seeded generator for injected yields. */
+static _Thread_local uint64_t yield_state;
+static void maybe_yield(int who) {
+    if (!yield_state) yield_state = (base_seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(who + 1))) | 1;
+    if (rcgc_test_rand(&yield_state) % 8 == 0) sched_yield();
+}
+
 static void step(int who) {
     __atomic_fetch_add(&progress, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&progress_by[who], 1, __ATOMIC_RELAXED);
+    maybe_yield(who);
 }
 static bool quitting(void) { return __atomic_load_n(&quit, __ATOMIC_ACQUIRE); }
 
@@ -194,6 +204,7 @@ static bool wait_progress(long from, long by, double seconds) {
 }
 
 static void reset_workers(void) {
+    base_seed = rcgc_test_seed(29);
     __atomic_store_n(&quit, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&progress, 0, __ATOMIC_RELAXED);
     for (int i = 0; i < 8; i++) __atomic_store_n(&progress_by[i], 0, __ATOMIC_RELAXED);
@@ -358,7 +369,7 @@ static box_t *cs_boxes[CS_BOXES];
  * a section is exclusive. */
 static void *cs_worker(void *p) {
     int who = (int)(intptr_t)p;
-    uint64_t seed = 0x5EED0000u + (uint64_t)who;
+    uint64_t seed = (base_seed + (uint64_t)who * 0x5EED) | 1;
     CHECK(rcgc_thread_attach() == 0);
     while (!quitting()) {
         box_t *a = cs_boxes[rcgc_test_rand(&seed) % CS_BOXES];
