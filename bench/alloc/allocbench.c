@@ -333,14 +333,8 @@ static long walk_all(void) {
 #define HAVE_WALK 1
 #endif
 
-static void mode_walk(void) {
 #ifdef HAVE_WALK
-    long n = 1000000;
-    void **arr = malloc((size_t)n * sizeof *arr);
-    for (long i = 0; i < n; i++) {
-        arr[i] = A_MALLOC(mix[i & (MIXN - 1)]);
-        ((char *)arr[i])[0] = 1;
-    }
+static double walk_best(long expect) {
     double best = 1e30;
     long seen = 0;
     for (int k = 0; k < (quick ? 2 : 5); k++) {
@@ -349,14 +343,43 @@ static void mode_walk(void) {
         double t = bench_now() - t0;
         if (t < best) best = t;
     }
-    BENCH_CHECK(seen >= n, "walker saw %ld of %ld blocks", seen, n);
+    BENCH_CHECK(seen >= expect, "walker saw %ld of %ld blocks", seen, expect);
+    return best;
+}
+
+/* alloc_walk_1m: 1M live mixed-size blocks, pages full;
+ * alloc_walk_1m_holes: 1.5M allocated, every third freed (1M live), so the
+ * walker has to skip free blocks inside pages */
+static void mode_walk(void) {
+    long n = 1000000;
+    void **arr = malloc((size_t)n * 3 / 2 * sizeof *arr);
+    for (long i = 0; i < n; i++) {
+        arr[i] = A_MALLOC(mix[i & (MIXN - 1)]);
+        ((char *)arr[i])[0] = 1;
+    }
+    double t = walk_best(n);
     bench_params("live=%ld,sizes=mix16-512", n);
-    bench_result("alloc_walk_1m", "time_per_object", best / (double)n * 1e9, "ns");
+    bench_result("alloc_walk_1m", "time_per_object", t / (double)n * 1e9, "ns");
+    for (long i = 0; i < n; i++) A_FREE(arr[i]);
+    long m = n * 3 / 2, live = 0;
+    for (long i = 0; i < m; i++) {
+        arr[i] = A_MALLOC(mix[i & (MIXN - 1)]);
+        ((char *)arr[i])[0] = 1;
+    }
+    for (long i = 0; i < m; i++)
+        if (i % 3 == 2) A_FREE(arr[i]);
+        else live++;
+    t = walk_best(live);
+    bench_params("live=%ld,freed=%ld,sizes=mix16-512", live, m - live);
+    bench_result("alloc_walk_1m_holes", "time_per_object", t / (double)live * 1e9, "ns");
+    free(arr);
+}
 #else
+static void mode_walk(void) {
     fprintf(stderr, "UNSUPPORTED: no heap walker in this allocator\n");
     exit(4);
-#endif
 }
+#endif
 
 /* callgrind counts only inside this function (--toggle-collect=cg_loop*):
  * the pairs and the loop around them, nothing of start-up */
