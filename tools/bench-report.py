@@ -443,6 +443,8 @@ def main():
     tg = targets(R, args.quick)
     with open(os.path.join(args.out, "targets.json"), "w") as f:
         json.dump(tg, f, indent=1)
+    with open(os.path.join(args.out, "meta.json"), "w") as f:
+        json.dump(env, f, indent=1)
     made, ascii_art = plots(R, args.out, args.samples)
 
     head = []
