@@ -511,7 +511,7 @@ static void mode_dumpster(const char *name, int manual) {
     size_t cap = 1024, n = 0;
     obj_t **roots = roots_alloc(cap);
     g_roots = roots;
-    long c0 = collections();
+    long c0 = collections(), created = 50, links = 0;
     double t0 = bench_now();
     for (int i = 0; i < 50; i++) roots[n++] = dn_new();
     for (long it = 0; it < ops; it++) {
@@ -526,16 +526,19 @@ static void mode_dumpster(const char *name, int manual) {
         }
         if (n == 0) {
             roots[n++] = dn_new();
+            created++;
         } else {
             switch (bench_rng_below(&rng, 4)) {
             case 0: /* create */
                 roots[n++] = dn_new();
+                created++;
                 break;
             case 1: /* link */
                 if (n > 1) {
                     size_t from = (size_t)bench_rng_below(&rng, n);
                     size_t to = (size_t)bench_rng_below(&rng, n);
                     dn_push(roots[from], DN_CLONE(roots[to]));
+                    links++;
                 }
                 break;
             case 2: { /* drop a root */
@@ -567,7 +570,9 @@ static void mode_dumpster(const char *name, int manual) {
     double t = bench_now() - t0;
     long ncoll = collections() - c0;
     check_live(0, name);
-    bench_params("ops=%ld,seed=12345,start=50,mode=%s", ops, manual ? "manual" : "default");
+    /* created/links identify the operation sequence: the same in every port */
+    bench_params("ops=%ld,seed=12345,start=50,mode=%s,created=%ld,links=%ld", ops, manual ? "manual" : "default",
+                 created, links);
     bench_result(name, "time", t * 1e3, "ms");
     bench_result(name, "peak_rss", (double)bench_peak_rss_kib() / 1024.0, "MiB");
     bench_result(name, "collections", (double)ncoll, "count");

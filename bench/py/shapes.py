@@ -417,21 +417,25 @@ def dumpster(name):
         return m >> 64
 
     w = GcWatch()
+    created, links = 50, 0
     t0 = now()
     roots = [MNode() for _ in range(50)]
     for _ in range(ops):
         n = len(roots)
         if n == 0:
             roots.append(MNode())
+            created += 1
             continue
         op = below(4)
         if op == 0:
             roots.append(MNode())
+            created += 1
         elif op == 1:
             if n > 1:
                 f = below(n)
                 t = below(n)
                 roots[f].v.append(roots[t])
+                links += 1
         elif op == 2:
             k = below(n)
             roots[k] = roots[-1]
@@ -446,7 +450,7 @@ def dumpster(name):
     roots = None
     gc.collect()
     elapsed = now() - t0
-    params(ops=ops, seed=12345, start=50, mode="default")
+    params(ops=ops, seed=12345, start=50, mode="default", created=created, links=links)
     result(name, "time", elapsed * 1e3, "ms")
     result(name, "peak_rss", peak_rss_mib(), "MiB")
     result(name, "collections", w.count, "count")
