@@ -108,6 +108,7 @@ cjobs alloc_mem allocbench "$ALLOCS" mem
 cjobs alloc_mt allocbench "rcgc rcgc_t glibc mimalloc jemalloc" mt
 cjobs alloc_walk allocbench "rcgc rcgc_t mimalloc" walk
 cjobs incref_decref refbench "rcgc rcgc_t cpython" time
+cjobs incref_decref_shared refbench "rcgc rcgc_t" shared
 
 cjobs gcbench trees "rcgc rcgc_t glibc mimalloc jemalloc bdwgc" gcbench
 pyjob gcbench gcbench

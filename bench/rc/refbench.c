@@ -4,7 +4,8 @@
  *              the free-threaded flavour, owner thread)
  *   R_CPYTHON  Py_INCREF / Py_DECREF from libpython3.11's headers, on a list
  *
- * Modes: `time` (ns per pair, best of 3) and `cg N` (N pairs, for callgrind).
+ * Modes: `time` (ns per pair, best of 3), `shared` (the same from a thread that
+ * does not own the object; rcgc only) and `cg N` (N pairs, for callgrind).
  * An empty asm with a memory clobber sits between the two calls so the compiler
  * must store and reload the count, as it would around any real call.
  */
@@ -51,11 +52,57 @@ void pairs(obj_t *o, long n) {
     }
 }
 
+#if defined(R_RCGC)
+#include <pthread.h>
+/* incref/decref pairs from a thread that does not own the object: in the
+ * free-threaded flavour every operation is an atomic add on ob_ref_shared;
+ * in the default flavour the thread attaches (takes the global lock) first */
+typedef struct {
+    obj_t *o;
+    long n;
+    double t;
+    int ok;
+} shared_arg_t;
+static void *shared_worker(void *p) {
+    shared_arg_t *a = p;
+    a->ok = rcgc_thread_attach() == 0;
+    if (!a->ok) return NULL;
+    pairs(a->o, a->n / 10);
+    double t0 = bench_now();
+    pairs(a->o, a->n);
+    a->t = bench_now() - t0;
+    rcgc_thread_detach();
+    return NULL;
+}
+static void mode_shared(obj_t *o, int quick) {
+    shared_arg_t a = {o, quick ? 20000000 : 100000000, 0, 0};
+    long before = COUNT(o);
+    pthread_t th;
+    rcgc_thread_detach(); /* the owner waits, detached */
+    pthread_create(&th, NULL, shared_worker, &a);
+    pthread_join(th, NULL);
+    rcgc_thread_attach();
+    BENCH_CHECK(a.ok, "rcgc_thread_attach failed in the second thread");
+    BENCH_CHECK(COUNT(o) == before, "count changed: %ld -> %ld", before, COUNT(o));
+    bench_params("pairs=%ld,thread=non-owner", a.n);
+    bench_result("incref_decref_shared", "time_per_pair", a.t / (double)a.n * 1e9, "ns");
+}
+#endif
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "time";
     int quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK")) != 0;
     obj_t *o = make_obj();
     long before = COUNT(o);
+    if (!strcmp(mode, "shared")) {
+#if defined(R_RCGC)
+        mode_shared(o, quick);
+        return 0;
+#else
+        fprintf(stderr, "UNSUPPORTED: CPython 3.11 has one reference count per object (GIL)\n");
+        return 4;
+#endif
+    }
     if (!strcmp(mode, "cg")) {
         pairs(o, bench_arg(argc, argv, 2, 1000000));
         return 0;
