@@ -9,8 +9,9 @@
  *  15: one thread stopping the world in a tight loop while others re-attach
  *      repeatedly: all make progress (attachment is handed over at restart);
  *  29: fork() while other threads are attached, parked on a mutex or on
- *      their state word and queueing merges: the child attaches, allocates,
- *      frees, stops the world and exits 0.
+ *      their state word, in a syscall, and queueing merges for each other
+ *      all the time: the child attaches, allocates, frees, merges what was
+ *      queued for the threads it lost, stops the world and exits 0.
  *
  * "Stopped" is checked strictly: every other registered thread is SUSPENDED
  * (possibly WAITING to attach) or SHUTTING_DOWN, and no worker's progress
@@ -432,6 +433,41 @@ static void *merge_queuer(void *p) {
     return NULL;
 }
 
+/* A producer owns objects a consumer drops: every drop queues a merge in the
+ * producer's queue (registry bucket locks taken all the time, across forks). */
+#define RING 256
+static rcgc_object_t *ring[RING];
+static unsigned ring_head, ring_tail; /* producer writes head, consumer tail */
+static void *producer(void *p) {
+    CHECK(rcgc_thread_attach() == 0);
+    while (!quitting()) {
+        unsigned h = __atomic_load_n(&ring_head, __ATOMIC_RELAXED);
+        if (h - __atomic_load_n(&ring_tail, __ATOMIC_ACQUIRE) < RING) {
+            ring[h % RING] = rcgc_object_new(&item_type);
+            __atomic_store_n(&ring_head, h + 1, __ATOMIC_RELEASE);
+            step(4);
+        }
+        rcgc_safepoint(); /* merges (and frees) what the consumer dropped */
+    }
+    rcgc_thread_detach();
+    return NULL;
+}
+static void *consumer(void *p) {
+    CHECK(rcgc_thread_attach() == 0);
+    for (;;) {
+        unsigned t = __atomic_load_n(&ring_tail, __ATOMIC_RELAXED);
+        if (t != __atomic_load_n(&ring_head, __ATOMIC_ACQUIRE)) {
+            rcgc_decref(ring[t % RING]); /* not the owner: queued for the producer */
+            __atomic_store_n(&ring_tail, t + 1, __ATOMIC_RELEASE);
+        } else if (quitting()) {
+            break;
+        }
+        rcgc_safepoint();
+    }
+    rcgc_thread_detach();
+    return NULL;
+}
+
 static int child_work(void) {
     /* only this thread exists: it can attach, allocate, free, lock, stop */
     if (!rcgc_thread_is_attached()) return 10;
@@ -461,14 +497,18 @@ static void test_fork_while_threads_hold_and_wait(void **state) {
     passer_go = 0;
     for (int i = 0; i < 64; i++) passed[i] = (item_t *)rcgc_object_new(&item_type);
     rcgc_mutex_lock(&held_mutex);
-    pthread_t th[4];
+    ring_head = ring_tail = 0;
+    enum { NT = 6 };
+    pthread_t th[NT];
     pthread_create(&th[0], NULL, hot_loop, (void *)(intptr_t)0);
     pthread_create(&th[1], NULL, on_mutex, (void *)(intptr_t)1);   /* parked on held_mutex */
     pthread_create(&th[2], NULL, merge_queuer, NULL);
     pthread_create(&th[3], NULL, in_syscall, (void *)(intptr_t)3);
+    pthread_create(&th[4], NULL, producer, NULL);
+    pthread_create(&th[5], NULL, consumer, NULL);
     assert_true(wait_progress(0, 20, 20));
     __atomic_store_n(&passer_go, 1, __ATOMIC_RELEASE);
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < 4 * SCALE; round++) {
         pid_t pid = fork();
         if (pid == 0) _exit(child_work());
         assert_true(pid > 0);
@@ -492,7 +532,7 @@ static void test_fork_while_threads_hold_and_wait(void **state) {
     rcgc_mutex_unlock(&held_mutex);
     __atomic_store_n(&quit, 1, __ATOMIC_RELEASE);
     rcgc_blocking_begin();
-    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < NT; i++) pthread_join(th[i], NULL);
     rcgc_blocking_end();
     rcgc_safepoint();
     assert_int_equal(_rcgc_brc_pending_count(_rcgc_tstate()), 0);
