@@ -203,16 +203,20 @@ def targets(R, quick):
     G = "free-threaded"
     a, b = R.get("incref_decref", "rcgc_t", "time_per_pair"), R.get("incref_decref", "rcgc", "time_per_pair")
     ai, bi = R.get("incref_decref_instr", "rcgc_t", "instructions_per_pair"), R.get("incref_decref_instr", "rcgc", "instructions_per_pair")
-    if a and b:
+    tgt = "owner incref/decref pair ≤ 1.2× default (verdict on callgrind instructions, the stable count; wall time shown)"
+    if ai and bi:
+        ratio = ai["value"] / bi["value"]
+        wall = ""
+        if a and b:
+            wall = "; wall time %s ns vs %s ns = %.2f×" % (fmt(a["value"]), fmt(b["value"]), a["value"] / b["value"])
+        line(G, tgt, "met" if ratio <= 1.2 else "not met",
+             "rcgc_t %s vs rcgc %s instructions per pair = %.2f×%s" % (fmt(ai["value"]), fmt(bi["value"]), ratio, wall))
+    elif a and b:
         ratio = a["value"] / b["value"]
-        extra = ""
-        if ai and bi:
-            extra = "; instructions %s vs %s = %.2f×" % (fmt(ai["value"]), fmt(bi["value"]), ai["value"] / bi["value"])
-        line(G, "owner incref/decref pair ≤ 1.2× default", "met" if ratio <= 1.2 else "not met",
-             "rcgc_t %s ns vs rcgc %s ns = %.2f×%s" % (fmt(a["value"]), fmt(b["value"]), ratio, extra))
+        line(G, tgt, "met" if ratio <= 1.2 else "not met",
+             "rcgc_t %s ns vs rcgc %s ns = %.2f× (wall time; no instruction counts in this run)" % (fmt(a["value"]), fmt(b["value"]), ratio))
     else:
-        missing(G, "owner incref/decref pair ≤ 1.2× default",
-                [("incref_decref", "rcgc_t", "time_per_pair"), ("incref_decref", "rcgc", "time_per_pair")])
+        missing(G, tgt, [("incref_decref_instr", "rcgc_t", "instructions_per_pair"), ("incref_decref_instr", "rcgc", "instructions_per_pair")])
     a, b = R.get("gcbench", "rcgc_t", "time"), R.get("gcbench", "rcgc", "time")
     if a and b:
         ratio = a["value"] / b["value"]
