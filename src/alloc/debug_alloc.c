@@ -49,6 +49,9 @@ static debug_domain_t dbg[RCGC_DOMAIN_COUNT];
 static const char dom_ids[RCGC_DOMAIN_COUNT] = { 'r', 'm', 'o' };
 static const char *const dom_names[RCGC_DOMAIN_COUNT] = { "RAW", "MEM", "OBJ" };
 static const char *const dom_api[RCGC_DOMAIN_COUNT] = { "rcgc_raw", "rcgc_mem", "rcgc_obj" };
+static const char *const op_free[RCGC_DOMAIN_COUNT] = { "rcgc_raw_free", "rcgc_mem_free", "rcgc_obj_free" };
+static const char *const op_realloc[RCGC_DOMAIN_COUNT] = { "rcgc_raw_realloc", "rcgc_mem_realloc",
+                                                           "rcgc_obj_realloc" };
 static uint64_t serial_counter; /* atomic */
 
 /* ---- header access --------------------------------------------------------- */
@@ -89,10 +92,20 @@ static int domain_of_id(char id) {
     return -1;
 }
 
-/* Index of the first byte in [from, from+n) that is not `byte`, or -1. */
+/* Index of the first byte in [from, from+n) that is not `byte`, or -1.
+ * `byte` is 0xFD or 0xDD. Compares 256-byte chunks against a pattern with
+ * memcmp (vectorised) and looks byte by byte only inside a chunk that differs. */
+static const unsigned char fd_pattern[256] = { [0 ... 255] = FORBIDDENBYTE };
+static const unsigned char dd_pattern[256] = { [0 ... 255] = DEADBYTE };
+
 static long first_bad(const unsigned char *from, size_t n, unsigned char byte) {
-    for (size_t i = 0; i < n; i++)
-        if (from[i] != byte) return (long)i;
+    const unsigned char *pattern = byte == DEADBYTE ? dd_pattern : fd_pattern;
+    for (size_t at = 0; at < n; at += 256) {
+        size_t len = n - at < 256 ? n - at : 256;
+        if (memcmp(from + at, pattern, len) == 0) continue;
+        for (size_t i = at; i < at + len; i++)
+            if (from[i] != byte) return (long)i;
+    }
     return -1;
 }
 static long last_bad(const unsigned char *from, size_t n, unsigned char byte) {
@@ -359,18 +372,14 @@ static void debug_release_block(debug_domain_t *dd, block_info_t *b) {
 static void debug_free(void *ctx, void *p) {
     debug_domain_t *dd = ctx;
     if (!p) return;
-    char op[64];
-    snprintf(op, sizeof op, "%s_free", dom_api[dd->domain]);
-    block_info_t b = check_live(p, (int)dd->domain, op);
+    block_info_t b = check_live(p, (int)dd->domain, op_free[dd->domain]);
     debug_release_block(dd, &b);
 }
 
 static void *debug_realloc(void *ctx, void *p, size_t n) {
     debug_domain_t *dd = ctx;
     if (!p) return debug_alloc(ctx, n, false);
-    char op[64];
-    snprintf(op, sizeof op, "%s_realloc", dom_api[dd->domain]);
-    block_info_t b = check_live(p, (int)dd->domain, op);
+    block_info_t b = check_live(p, (int)dd->domain, op_realloc[dd->domain]);
     _rcgc_alloc_set_kind(b.kind);
     unsigned char *np = debug_alloc(ctx, n, false);
     _rcgc_alloc_set_kind(RCGC_KIND_NONE);

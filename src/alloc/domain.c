@@ -30,7 +30,8 @@ static rcgc_allocator_t domains[RCGC_DOMAIN_COUNT];
 static rcgc_alloc_mode_t mode = RCGC_ALLOC_MODE_DEFAULT;
 static int explicit_mode = -1;   /* set by rcgc_alloc_set_mode before install */
 static bool mode_installed;      /* written once under init_once */
-static bool obj_direct;          /* OBJ domain is exactly the pool: call it directly */
+static bool direct[RCGC_DOMAIN_COUNT]; /* domain d is exactly its default base: call it directly */
+#define obj_direct direct[RCGC_DOMAIN_OBJ]
 static size_t object_offset;     /* debug header size in debug modes */
 static unsigned alloc_intercept; /* atomic */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -158,9 +159,11 @@ static bool mode_is_debug(rcgc_alloc_mode_t m) {
     return m == RCGC_ALLOC_MODE_DEBUG || m == RCGC_ALLOC_MODE_MALLOC_DEBUG;
 }
 
-static void update_obj_direct(void) {
-    obj_direct = mode == RCGC_ALLOC_MODE_DEFAULT && domains[RCGC_DOMAIN_OBJ].malloc == obj_malloc
-                 && domains[RCGC_DOMAIN_OBJ].free == obj_free;
+static void update_direct(void) {
+    static const rcgc_allocator_t *const defaults[RCGC_DOMAIN_COUNT] = { &base_libc, &base_mem, &base_obj };
+    for (int d = 0; d < RCGC_DOMAIN_COUNT; d++)
+        direct[d] = !mode_is_debug(mode) && domains[d].malloc == defaults[d]->malloc
+                    && domains[d].free == defaults[d]->free;
 }
 
 static void install_mode(void) {
@@ -174,7 +177,7 @@ static void install_mode(void) {
         else domains[d] = base[d];
     }
     object_offset = mode_is_debug(mode) ? RCGC_DEBUG_HEAD : 0;
-    update_obj_direct();
+    update_direct();
     mode_installed = true;
 }
 
@@ -339,8 +342,24 @@ static RCGC_NOINLINE void *slow_realloc(rcgc_domain_t d, void *p, size_t n) {
     return checked(q);
 }
 
+/* The default base of domain d, called without the table (d is a constant
+ * after inlining, so the switch folds away). */
+static inline void *direct_malloc(rcgc_domain_t d, size_t n) {
+    switch (d) {
+    case RCGC_DOMAIN_RAW: return malloc(nz(n));
+    case RCGC_DOMAIN_MEM: return _rcgc_pool_malloc(nz(n), RCGC_HEAP_MEM);
+    default: return _rcgc_pool_malloc(nz(n), RCGC_HEAP_OBJECT);
+    }
+}
+
+static inline void direct_free(rcgc_domain_t d, void *p) {
+    if (d == RCGC_DOMAIN_RAW) free(p);
+    else _rcgc_pool_free(p);
+}
+
 static inline void *dom_malloc(rcgc_domain_t d, size_t n) {
     if (intercepting()) return slow_malloc(d, n);
+    if (RCGC_LIKELY(direct[d])) return checked(direct_malloc(d, n));
     rcgc_allocator_t *a = &domains[d];
     return checked(a->malloc(a->ctx, n));
 }
@@ -363,6 +382,10 @@ static inline void *dom_realloc(rcgc_domain_t d, void *p, size_t n) {
 static inline void dom_free(rcgc_domain_t d, void *p) {
     if (!p) return;
     if (RCGC_UNLIKELY(tracing())) _rcgc_trace_on_free(d, p);
+    if (RCGC_LIKELY(direct[d])) {
+        direct_free(d, p);
+        return;
+    }
     rcgc_allocator_t *a = &domains[d];
     a->free(a->ctx, p);
 }
@@ -393,7 +416,7 @@ int rcgc_alloc_set_allocator(rcgc_domain_t d, const rcgc_allocator_t *a) {
         return _rcgc_fail_int(RCGC_EINVAL, "invalid domain or allocator");
     ensure_init();
     domains[d] = *a;
-    update_obj_direct();
+    update_direct();
     return 0;
 }
 
