@@ -251,7 +251,7 @@ def targets(R, quick):
                            "so the figure says little about rcgc_t" % max(sp))
     for t in out:
         if quick and t["status"] in ("met", "not met"):
-            t["note"] = (t["note"] + " " if t["note"] else "") + "quick mode: sizes reduced, indicative only"
+            t["note"] = (t["note"] + "; " if t["note"] else "") + "quick mode: sizes reduced, indicative only"
     return out
 
 
