@@ -65,13 +65,21 @@ typedef struct block_info {
     char state;
 } block_info_t;
 
+static uint64_t to_be(uint64_t v) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(v);
+#else
+    return v;
+#endif
+}
 static void put_be(unsigned char *at, uint64_t v) {
-    for (int i = 7; i >= 0; i--, v >>= 8) at[i] = (unsigned char)v;
+    v = to_be(v);
+    memcpy(at, &v, 8);
 }
 static uint64_t get_be(const unsigned char *at) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | at[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, at, 8);
+    return to_be(v);
 }
 
 static block_info_t read_block(const void *p) {
@@ -87,9 +95,12 @@ static block_info_t read_block(const void *p) {
 }
 
 static int domain_of_id(char id) {
-    for (int d = 0; d < RCGC_DOMAIN_COUNT; d++)
-        if (dom_ids[d] == id) return d;
-    return -1;
+    switch (id) {
+    case 'r': return RCGC_DOMAIN_RAW;
+    case 'm': return RCGC_DOMAIN_MEM;
+    case 'o': return RCGC_DOMAIN_OBJ;
+    default: return -1;
+    }
 }
 
 /* Index of the first byte in [from, from+n) that is not `byte`, or -1.

@@ -18,7 +18,7 @@
 #include <string.h>
 
 /* ---- state ---------------------------------------------------------------
- * domains[], mode, obj_direct, object_offset: written while the mode is
+ * domains[], mode, direct[], object_offset: written while the mode is
  * installed (once, under init_once) and by rcgc_alloc_set_allocator, both
  * documented to happen before other threads use the library; read without
  * synchronisation afterwards.
@@ -30,8 +30,11 @@ static rcgc_allocator_t domains[RCGC_DOMAIN_COUNT];
 static rcgc_alloc_mode_t mode = RCGC_ALLOC_MODE_DEFAULT;
 static int explicit_mode = -1;   /* set by rcgc_alloc_set_mode before install */
 static bool mode_installed;      /* written once under init_once */
-static bool direct[RCGC_DOMAIN_COUNT]; /* domain d is exactly its default base: call it directly */
-#define obj_direct direct[RCGC_DOMAIN_OBJ]
+static bool direct[RCGC_DOMAIN_COUNT]; /* domain d is exactly its default base */
+/* fast[d] = direct[d] && alloc_intercept == 0: the entry points' only test.
+ * Atomic bytes; rewritten under fast_lock whenever either input changes. */
+static unsigned char fast[RCGC_DOMAIN_COUNT];
+static pthread_mutex_t fast_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t object_offset;     /* debug header size in debug modes */
 static unsigned alloc_intercept; /* atomic */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -56,9 +59,22 @@ static inline bool tracing(void) {
     return (__atomic_load_n(&alloc_intercept, __ATOMIC_RELAXED) & RCGC_INTERCEPT_TRACE) != 0;
 }
 
+static void update_fast_locked(void) {
+    bool quiet = __atomic_load_n(&alloc_intercept, __ATOMIC_RELAXED) == 0;
+    for (int d = 0; d < RCGC_DOMAIN_COUNT; d++)
+        __atomic_store_n(&fast[d], (unsigned char)(direct[d] && quiet), __ATOMIC_RELAXED);
+}
+
 void _rcgc_alloc_set_intercept(unsigned bit, bool on) {
+    pthread_mutex_lock(&fast_lock);
     if (on) __atomic_fetch_or(&alloc_intercept, bit, __ATOMIC_SEQ_CST);
     else __atomic_fetch_and(&alloc_intercept, ~bit, __ATOMIC_SEQ_CST);
+    update_fast_locked();
+    pthread_mutex_unlock(&fast_lock);
+}
+
+static inline bool is_fast(rcgc_domain_t d) {
+    return RCGC_LIKELY(__atomic_load_n(&fast[d], __ATOMIC_RELAXED) != 0);
 }
 
 /* ---- base allocators -----------------------------------------------------
@@ -164,6 +180,9 @@ static void update_direct(void) {
     for (int d = 0; d < RCGC_DOMAIN_COUNT; d++)
         direct[d] = !mode_is_debug(mode) && domains[d].malloc == defaults[d]->malloc
                     && domains[d].free == defaults[d]->free;
+    pthread_mutex_lock(&fast_lock);
+    update_fast_locked();
+    pthread_mutex_unlock(&fast_lock);
 }
 
 static void install_mode(void) {
@@ -354,14 +373,31 @@ static inline void *direct_malloc(rcgc_domain_t d, size_t n) {
 
 static inline void direct_free(rcgc_domain_t d, void *p) {
     if (d == RCGC_DOMAIN_RAW) free(p);
-    else _rcgc_pool_free(p);
+    else if (p) _rcgc_pool_free(p);
 }
 
-static inline void *dom_malloc(rcgc_domain_t d, size_t n) {
+static RCGC_NOINLINE void *table_malloc(rcgc_domain_t d, size_t n) {
     if (intercepting()) return slow_malloc(d, n);
-    if (RCGC_LIKELY(direct[d])) return checked(direct_malloc(d, n));
     rcgc_allocator_t *a = &domains[d];
     return checked(a->malloc(a->ctx, n));
+}
+
+static RCGC_NOINLINE void table_free(rcgc_domain_t d, void *p) {
+    if (!p) return;
+    if (tracing()) _rcgc_trace_on_free(d, p);
+    rcgc_allocator_t *a = &domains[d];
+    a->free(a->ctx, p);
+}
+
+/* Fast path: one byte load, then the base itself. */
+static inline void *dom_malloc(rcgc_domain_t d, size_t n) {
+    if (is_fast(d)) return checked(direct_malloc(d, n));
+    return table_malloc(d, n);
+}
+
+static inline void dom_free(rcgc_domain_t d, void *p) {
+    if (is_fast(d)) direct_free(d, p);
+    else table_free(d, p);
 }
 
 static inline void *dom_calloc(rcgc_domain_t d, size_t x, size_t y) {
@@ -377,17 +413,6 @@ static inline void *dom_realloc(rcgc_domain_t d, void *p, size_t n) {
     if (intercepting()) return slow_realloc(d, p, n);
     rcgc_allocator_t *a = &domains[d];
     return checked(a->realloc(a->ctx, p, n));
-}
-
-static inline void dom_free(rcgc_domain_t d, void *p) {
-    if (!p) return;
-    if (RCGC_UNLIKELY(tracing())) _rcgc_trace_on_free(d, p);
-    if (RCGC_LIKELY(direct[d])) {
-        direct_free(d, p);
-        return;
-    }
-    rcgc_allocator_t *a = &domains[d];
-    a->free(a->ctx, p);
 }
 
 void *rcgc_raw_malloc(size_t n) { return dom_malloc(RCGC_DOMAIN_RAW, n); }
@@ -440,16 +465,16 @@ static RCGC_NOINLINE void *alloc_object_slow(size_t size, rcgc_heap_kind_t kind)
 }
 
 void *_rcgc_alloc_object(size_t size, rcgc_heap_kind_t kind) {
-    if (RCGC_LIKELY(obj_direct) && !intercepting()) return checked(_rcgc_pool_malloc(size, kind));
+    if (is_fast(RCGC_DOMAIN_OBJ)) return checked(_rcgc_pool_malloc(size, kind));
     return alloc_object_slow(size, kind);
 }
 
 void _rcgc_free_object(void *block, rcgc_heap_kind_t kind) {
-    if (!block) return;
-    if (RCGC_LIKELY(obj_direct) && !intercepting()) {
+    if (is_fast(RCGC_DOMAIN_OBJ)) {
         _rcgc_pool_free(block);
         return;
     }
+    if (!block) return;
     if (tracing()) _rcgc_trace_on_free(RCGC_DOMAIN_OBJ, block);
     rcgc_allocator_t *a = &domains[RCGC_DOMAIN_OBJ];
     tl_kind = (int)kind;
