@@ -7,11 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* test_enomem asks for sizes no allocator grants: under ASan and TSan that
+ * must be NULL, not an abort. */
 #if defined(__SANITIZE_ADDRESS__)
-/* test_enomem asks for sizes no allocator grants: under ASan that must be
- * NULL, not an abort. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
+#if defined(__SANITIZE_THREAD__)
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "allocator_may_return_null=1"; }
 #endif
 
 typedef void *(*malloc_fn)(size_t);
