@@ -8,6 +8,9 @@
 #   BUILD=build/x tools/memcheck.sh ...    use (and configure) another build dir
 #   MODES="default malloc" ...             RCGC_MALLOC values to run each test with
 #                                          (default: "default malloc")
+#   tools/memcheck.sh --selftest           prove the pool's client requests work: a
+#                                          use-after-free inside pooled memory must be
+#                                          reported as an invalid read
 #
 # RCGC_TRACK_VALGRIND makes the pool describe its blocks to memcheck
 # (src/internal/track.h), so pooled blocks are checked like malloc'd ones;
@@ -19,7 +22,10 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/memcheck}
 MODES=${MODES:-"default malloc"}
 JOBS=${JOBS:-2}
+selftest=0
+if [ "${1:-}" = "--selftest" ]; then selftest=1; shift; fi
 tests=("$@")
+[ $selftest -eq 1 ] && tests=(test_alloc_debug)
 if [ ${#tests[@]} -eq 0 ]; then
   tests=(test_alloc_domain test_alloc_trace test_alloc_debug)
 fi
@@ -27,6 +33,21 @@ fi
 tools/ensure-deps.sh valgrind
 cmake -S . -B "$BUILD" -DRCGC_TRACK_VALGRIND=ON -DRCGC_DEBUG=2 -DRCGC_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$BUILD" -j "$JOBS" --target "${tests[@]}" >/dev/null
+
+if [ $selftest -eq 1 ]; then
+  bin=$(find "$BUILD/tests" -maxdepth 2 -type f -name test_alloc_debug -perm -u+x | head -n1)
+  log=$(mktemp)
+  RCGC_MALLOC=default RCGC_TEST_POOL_UAF=1 valgrind --tool=memcheck --log-file="$log" "$bin" || true
+  if grep -q "Invalid read" "$log"; then
+    echo "memcheck selftest: pooled use-after-free reported"
+    rm -f "$log"
+    exit 0
+  fi
+  echo "memcheck selftest: pooled use-after-free NOT reported (pool lacks track.h calls?)" >&2
+  cat "$log" >&2
+  rm -f "$log"
+  exit 1
+fi
 
 status=0
 for t in "${tests[@]}"; do

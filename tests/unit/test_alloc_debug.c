@@ -322,8 +322,8 @@ static void test_set_mode_after_first_allocation(void **state) {
 /* ---- AddressSanitizer sees use-after-free ----------------------------------------
  * Pooled memory: only if the pool poisons freed blocks (src/internal/track.h,
  * call sites 2-4). Until it does, the child exits 77 and the test is skipped
- * with a message; set require_pool_tracking once the pool is annotated. */
-static const bool require_pool_tracking = false;
+ * with a message unless require_pool_tracking (on: the pool is annotated). */
+static const bool require_pool_tracking = true;
 
 #ifdef HAVE_ASAN
 #include <sanitizer/asan_interface.h>
@@ -378,7 +378,21 @@ static void test_asan_sees_malloc_mode_use_after_free(void **state) {
 #endif
 }
 
+/* RCGC_TEST_POOL_UAF=1: read a freed pooled block and exit; tools/memcheck.sh
+ * --selftest runs this under memcheck and requires an "Invalid read". */
+static int pool_uaf_selftest(void) {
+    if (rcgc_init() != 0) return 3;
+    void *keep = rcgc_obj_malloc(32);
+    volatile char *p = rcgc_obj_malloc(32);
+    p[0] = 1;
+    rcgc_obj_free((void *)p);
+    int v = p[1];
+    rcgc_obj_free(keep);
+    return v == 12345;
+}
+
 int main(void) {
+    if (getenv("RCGC_TEST_POOL_UAF")) return pool_uaf_selftest();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overflow_report),
         cmocka_unit_test(test_underflow_report),
