@@ -96,9 +96,11 @@ RCGC_API const char *rcgc_alloc_mode_name(rcgc_alloc_mode_t mode);
 /* Debug mode: check one live block of any domain (guards, header, domain);
  * a damaged or freed block is a fatal report. No-op in other modes. */
 RCGC_API void rcgc_alloc_check_block(const void *ptr);
-/* Debug mode: verify every block waiting in the free quarantine (catches
- * writes after free now rather than when the block leaves). Fatal report on
- * damage; returns the number of blocks checked (0 in other modes). */
+/* Debug modes: verify every block waiting in the free quarantine (catches
+ * writes after free now rather than when the block leaves) and, in mode
+ * `debug`, every live MEM/OBJ block (guards and header). Fatal report on
+ * damage; returns the number of blocks checked (0 in other modes). Call it
+ * while no other thread allocates or frees (the pool walk needs that). */
 RCGC_API size_t rcgc_alloc_check_heap(void);
 
 /* ---- Allocation-failure injection (tests; works in every mode) -----------

@@ -407,6 +407,24 @@ void _rcgc_debug_wrap(rcgc_domain_t d, const rcgc_allocator_t *inner, rcgc_alloc
     *out = (rcgc_allocator_t){ &dbg[d], debug_malloc, debug_calloc, debug_realloc, debug_free };
 }
 
+/* Live blocks of the pool heaps (debug mode over the pool): every pool block
+ * of these heaps is a debug block, because the mode is installed before the
+ * first allocation and nothing outside alloc/ calls the pool directly. */
+static int visit_live(void *block, size_t block_size, void *arg) {
+    (void)block_size;
+    unsigned char *h = block;
+    if (h[18] == ST_FREED) return 0; /* quarantined: verified with the quarantine */
+    check_live(h + RCGC_DEBUG_HEAD, -1, "heap check (live block)");
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+size_t _rcgc_debug_check_pool_heaps(void) {
+    size_t n = 0;
+    for (int k = RCGC_HEAP_MEM; k <= RCGC_HEAP_GC; k++) _rcgc_heap_visit((rcgc_heap_kind_t)k, visit_live, &n);
+    return n;
+}
+
 void _rcgc_debug_check_block(const void *p) {
     block_info_t b = read_block(p);
     if (b.state == ST_FREED && domain_of_id(b.id) >= 0) {

@@ -488,7 +488,11 @@ void rcgc_alloc_check_block(const void *p) {
 }
 
 size_t rcgc_alloc_check_heap(void) {
-    return mode_is_debug(rcgc_alloc_get_mode()) ? _rcgc_debug_check_quarantine() : 0;
+    rcgc_alloc_mode_t m = rcgc_alloc_get_mode();
+    if (!mode_is_debug(m)) return 0;
+    size_t n = _rcgc_debug_check_quarantine();
+    if (m == RCGC_ALLOC_MODE_DEBUG) n += _rcgc_debug_check_pool_heaps();
+    return n;
 }
 
 void _rcgc_alloc_init(void) { ensure_init(); }

@@ -29,6 +29,9 @@ RCGC_INTERNAL void _rcgc_debug_wrap(rcgc_domain_t d, const rcgc_allocator_t *inn
 RCGC_INTERNAL void _rcgc_debug_check_block(const void *p);
 /* Verify the quarantine; returns the number of blocks checked. */
 RCGC_INTERNAL size_t _rcgc_debug_check_quarantine(void);
+/* Check every live block of the pool heaps (debug mode over the pool only);
+ * same threading rule as _rcgc_heap_visit. Returns the number checked. */
+RCGC_INTERNAL size_t _rcgc_debug_check_pool_heaps(void);
 /* Verify and release every quarantined block (runtime shutdown). */
 RCGC_INTERNAL void _rcgc_debug_flush(void);
 

@@ -176,6 +176,25 @@ static void test_write_after_free_eviction(void **state) {
     expect_report(do_write_after_free_eviction, n);
 }
 
+static void do_heap_check_live(void *arg) {
+    (void)arg;
+    start(RCGC_ALLOC_MODE_DEBUG);
+    void *others[10];
+    for (int i = 0; i < 10; i++) others[i] = rcgc_obj_malloc(24);
+    char *p = rcgc_mem_malloc(10);
+    announce(p);
+    CHECK(rcgc_alloc_check_heap() >= 11); /* all fine so far */
+    p[11] = 'Z';
+    rcgc_alloc_check_heap();
+    (void)others;
+}
+
+static void test_heap_check_finds_live_overflow(void **state) {
+    (void)state;
+    const char *n[] = { "buffer overflow", "heap check (live block)", "10 bytes", "domain MEM", "5a*", NULL };
+    expect_report(do_heap_check_live, n);
+}
+
 static void do_check_block(void *arg) {
     (void)arg;
     start(RCGC_ALLOC_MODE_MALLOC_DEBUG);
@@ -401,6 +420,7 @@ int main(void) {
         cmocka_unit_test(test_write_after_free_heap_check),
         cmocka_unit_test(test_write_after_free_eviction),
         cmocka_unit_test(test_check_block_live),
+        cmocka_unit_test(test_heap_check_finds_live_overflow),
         cmocka_unit_test(test_object_overflow),
         cmocka_unit_test(test_env_selects_debug),
         cmocka_unit_test(test_report_names_traced_site),
