@@ -37,6 +37,7 @@
  */
 #include "internal/stw.h"
 #include "internal/brc.h"
+#include "internal/alloc_types.h" /* _rcgc_pool_ensure_init: see _rcgc_stw_init */
 
 #include <pthread.h>
 
@@ -199,4 +200,12 @@ static void register_atfork(void) {
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
-void _rcgc_stw_init(void) { pthread_once(&atfork_once, register_atfork); }
+void _rcgc_stw_init(void) {
+    /* Prepare handlers run in reverse order of registration, and the
+     * allocator's (registered at its first use) takes its pool lock for the
+     * fork. Our stop must come before that: an attached thread blocked on the
+     * pool lock held by the forking thread would never reach its safe point.
+     * So make sure the allocator has registered before we do. */
+    _rcgc_pool_ensure_init();
+    pthread_once(&atfork_once, register_atfork);
+}
