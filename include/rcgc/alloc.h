@@ -76,7 +76,9 @@ RCGC_API int rcgc_alloc_set_allocator(rcgc_domain_t domain, const rcgc_allocator
  *   debug         default + debug hooks on every domain: guard bytes (0xFD),
  *                 fills (0xCD new, 0xDD freed), domain id, serial, size;
  *                 freed blocks wait in a bounded quarantine. Any damage is a
- *                 fatal report with a hex dump.
+ *                 fatal report with a hex dump naming the block's serial;
+ *                 RCGC_MALLOC_SERIAL_BREAK=N then reports (and gives a
+ *                 breakpoint target for) the allocation of serial N.
  *   malloc_debug  malloc + the same debug hooks. */
 typedef enum rcgc_alloc_mode {
     RCGC_ALLOC_MODE_DEFAULT = 0,

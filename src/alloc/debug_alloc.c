@@ -53,6 +53,10 @@ static const char *const op_free[RCGC_DOMAIN_COUNT] = { "rcgc_raw_free", "rcgc_m
 static const char *const op_realloc[RCGC_DOMAIN_COUNT] = { "rcgc_raw_realloc", "rcgc_mem_realloc",
                                                            "rcgc_obj_realloc" };
 static uint64_t serial_counter; /* atomic */
+/* RCGC_MALLOC_SERIAL_BREAK=N: the allocation that gets serial N calls
+ * _rcgc_debug_serial_hit (a breakpoint target) and says so on stderr.
+ * Read once by _rcgc_debug_wrap, before threads start; 0 = off. */
+static uint64_t break_serial;
 
 /* ---- header access --------------------------------------------------------- */
 typedef struct block_info {
@@ -337,6 +341,15 @@ void _rcgc_debug_flush(void) {
 }
 
 /* ---- the allocator functions ----------------------------------------------- */
+RCGC_NOINLINE void _rcgc_debug_serial_hit(const void *p, uint64_t serial) {
+    char line[160];
+    int n = snprintf(line, sizeof line, "rcgc debug allocator: serial number %llu allocated at p=%p "
+                     "(RCGC_MALLOC_SERIAL_BREAK; breakpoint: _rcgc_debug_serial_hit)\n",
+                     (unsigned long long)serial, p);
+    if (n > 0) fputs(line, stderr);
+    __asm__ volatile("" ::: "memory"); /* keep the call and its arguments */
+}
+
 static void *debug_alloc(void *ctx, size_t n, bool zero) {
     debug_domain_t *dd = ctx;
     size_t total;
@@ -346,13 +359,15 @@ static void *debug_alloc(void *ctx, size_t n, bool zero) {
     if (!h) return NULL;
     unsigned char *p = h + RCGC_DEBUG_HEAD;
     put_be(h, n);
-    put_be(h + 8, __atomic_add_fetch(&serial_counter, 1, __ATOMIC_RELAXED));
+    uint64_t serial = __atomic_add_fetch(&serial_counter, 1, __ATOMIC_RELAXED);
+    put_be(h + 8, serial);
     h[16] = (unsigned char)dd->id;
     h[17] = (unsigned char)(kind + 1);
     h[18] = ST_LIVE;
     memset(h + 19, FORBIDDENBYTE, LEAD_PAD);
     memset(p, zero ? 0 : CLEANBYTE, n);
     memset(p + n, FORBIDDENBYTE, RCGC_DEBUG_TAIL);
+    if (RCGC_UNLIKELY(serial == break_serial)) _rcgc_debug_serial_hit(p, serial);
     return p;
 }
 
@@ -401,6 +416,8 @@ static void *debug_realloc(void *ctx, void *p, size_t n) {
 }
 
 void _rcgc_debug_wrap(rcgc_domain_t d, const rcgc_allocator_t *inner, rcgc_allocator_t *out) {
+    const char *brk = getenv("RCGC_MALLOC_SERIAL_BREAK");
+    if (brk && *brk) break_serial = strtoull(brk, NULL, 10);
     dbg[d].inner = *inner;
     dbg[d].domain = d;
     dbg[d].id = dom_ids[d];

@@ -32,6 +32,9 @@ RCGC_INTERNAL size_t _rcgc_debug_check_quarantine(void);
 /* Check every live block of the pool heaps (debug mode over the pool only);
  * same threading rule as _rcgc_heap_visit. Returns the number checked. */
 RCGC_INTERNAL size_t _rcgc_debug_check_pool_heaps(void);
+/* Breakpoint target (`break _rcgc_debug_serial_hit`): called when the block
+ * with serial RCGC_MALLOC_SERIAL_BREAK is allocated; also prints a line. */
+RCGC_INTERNAL void _rcgc_debug_serial_hit(const void *p, uint64_t serial);
 /* Verify and release every quarantined block (runtime shutdown). */
 RCGC_INTERNAL void _rcgc_debug_flush(void);
 

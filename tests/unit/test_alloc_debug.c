@@ -344,6 +344,32 @@ static void test_debug_mode_threads(void **state) {
     expect_clean(do_debug_threads);
 }
 
+static void do_serial_break(void *arg) {
+    (void)arg;
+    setenv("RCGC_MALLOC_SERIAL_BREAK", "3", 1);
+    start(RCGC_ALLOC_MODE_DEBUG);
+    void *a = rcgc_raw_malloc(1), *b = rcgc_raw_malloc(2), *c = rcgc_raw_malloc(3);
+    fprintf(stderr, "[third=%p]\n", c);
+    rcgc_raw_free(a);
+    rcgc_raw_free(b);
+    rcgc_raw_free(c);
+    _exit(0);
+}
+
+static void test_serial_break(void **state) {
+    (void)state;
+    int status = 0;
+    char *out = rcgc_test_run_child(do_serial_break, NULL, &status);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char want[96];
+    const char *third = strstr(out, "[third=");
+    assert_non_null(third);
+    snprintf(want, sizeof want, "serial number 3 allocated at p=%.*s", (int)strcspn(third + 7, "]"), third + 7);
+    if (!strstr(out, want)) fprintf(stderr, "missing \"%s\" in:\n%s\n", want, out);
+    assert_non_null(strstr(out, want));
+    free(out);
+}
+
 static void do_malloc_mode(void *arg) {
     (void)arg;
     start(RCGC_ALLOC_MODE_MALLOC);
@@ -472,6 +498,7 @@ int main(void) {
         cmocka_unit_test(test_report_names_traced_site),
         cmocka_unit_test(test_debug_mode_fills_and_quarantine),
         cmocka_unit_test(test_debug_mode_threads),
+        cmocka_unit_test(test_serial_break),
         cmocka_unit_test(test_malloc_mode),
         cmocka_unit_test(test_set_mode_after_first_allocation),
         cmocka_unit_test(test_asan_sees_pool_use_after_free),
