@@ -32,7 +32,9 @@ RCGC_NOINLINE __attribute__((noreturn, cold)) static void tracked_with_zero_coun
 }
 
 /* gc_refs := reference count and COLLECTING for every object of base; base
- * is singly linked (forward) afterwards. Returns the number of objects. */
+ * is singly linked (forward) afterwards. Returns the number of objects.
+ * UNREACHABLE is cleared here too: on the resurrection check's run, the
+ * objects still carry it from the first partition. */
 static intptr_t update_refs(gc_head_t *base) {
     intptr_t n = 0;
     for (gc_head_t *g = GC_NEXT(base); g != base; g = GC_NEXT(g)) {
@@ -40,7 +42,7 @@ static intptr_t update_refs(gc_head_t *base) {
         uintptr_t refs = (uintptr_t)rcgc_refcnt(o);
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(o);
         g->gc_prev = refs;
-        gc_set_bits(o, RCGC_GCBIT_COLLECTING);
+        o->ob_gc_bits = (uint8_t)((o->ob_gc_bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
         n++;
     }
     return n;
@@ -86,15 +88,26 @@ static int visit_reachable(rcgc_object_t *child, void *arg) {
     return 0;
 }
 
+/* Count what the phases after detection will have to do for garbage o. */
+static inline void profile_garbage(garbage_profile_t *p, rcgc_object_t *o) {
+    const rcgc_type_t *t = o->ob_type;
+    p->dels += t->del != NULL;
+    p->to_finalize += t->finalize && !(o->ob_gc_bits & RCGC_GCBIT_FINALIZED);
+    p->weaklists += _rcgc_type_weakrefable(t) && *_rcgc_weaklist_ptr(o);
+    p->weakrefs += t == &rcgc_weakref_type;
+}
+
 /* The single-pass partition (cpython-gc.md §7.4).
  * Invariant: everything before the cursor is reachable, traversed, with
  * COLLECTING clear and its gc_prev restored; everything moved out so far is in
  * unreachable with UNREACHABLE set. Objects rescued by visit_reachable are
  * appended behind the cursor, so every reachable object is traversed once.
  * The walk also counts the reachable objects and those of
- * RCGC_TYPE_MAYBE_UNTRACK types (saving the survivor phase a pass). */
+ * RCGC_TYPE_MAYBE_UNTRACK types (saving the survivor phase a pass), and
+ * profiles the objects it moves out (saving the later phases a pass). */
 static void move_unreachable(gc_head_t *young, gc_head_t *unreachable, detect_counts_t *c) {
     intptr_t reachable = 0, maybe_untrack = 0;
+    garbage_profile_t gp = { 0, 0, 0, 0, 0 };
     gc_head_t *prev = young;
     gc_head_t *g = GC_NEXT(young);
     while (g != young) {
@@ -111,6 +124,7 @@ static void move_unreachable(gc_head_t *young, gc_head_t *unreachable, detect_co
             prev->gc_next = g->gc_next;
             gc_list_append(g, unreachable);
             gc_set_bits(o, RCGC_GCBIT_UNREACHABLE);
+            profile_garbage(&gp, o);
         }
         g = GC_NEXT(prev);
     }
@@ -118,12 +132,14 @@ static void move_unreachable(gc_head_t *young, gc_head_t *unreachable, detect_co
     prev->gc_next = (uintptr_t)young;
     c->reachable = reachable;
     c->maybe_untrack = maybe_untrack;
+    c->garbage = gp;
 }
 
 void _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable, detect_counts_t *c) {
     c->candidates = update_refs(base);
     subtract_refs(base);
     move_unreachable(base, unreachable, c);
+    c->garbage.total = c->candidates - c->reachable;
 }
 
 /* ---- survivors -------------------------------------------------------------- */
@@ -165,7 +181,7 @@ static void handle_survivors(gc_head_t *young, gc_head_t *old, int generation,
  * here on) and move the objects with a legacy finalizer to finalizers. The
  * same walk profiles the rest for the phases that follow. */
 static garbage_profile_t move_legacy_finalizers(gc_head_t *unreachable, gc_head_t *finalizers) {
-    garbage_profile_t p = { 0, 0, 0, 0 };
+    garbage_profile_t p = { 0, 0, 0, 0, 0 };
     gc_head_t *next;
     for (gc_head_t *g = GC_NEXT(unreachable); g != unreachable; g = next) {
         next = GC_NEXT(g);
@@ -178,9 +194,7 @@ static garbage_profile_t move_legacy_finalizers(gc_head_t *unreachable, gc_head_
             continue;
         }
         p.total++;
-        p.to_finalize += t->finalize && !(o->ob_gc_bits & RCGC_GCBIT_FINALIZED);
-        p.weaklists += _rcgc_type_weakrefable(t) && *_rcgc_weaklist_ptr(o);
-        p.weakrefs += t == &rcgc_weakref_type;
+        profile_garbage(&p, o);
     }
     return p;
 }
@@ -245,7 +259,7 @@ static void delete_garbage(gc_head_t *collectable, gc_head_t *old) {
             rcgc_decref(o);
         }
         if (GC_NEXT(collectable) == g) { /* still alive */
-            gc_clear_bits(o, RCGC_GCBIT_COLLECTING);
+            gc_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE);
             gc_list_move(g, old);
         }
     }
@@ -304,8 +318,15 @@ static collect_result_t collect_generation(int generation) {
     r.candidates = counts.candidates;
     handle_survivors(young, old, generation, &counts);
 
-    garbage_profile_t prof = move_legacy_finalizers(&unreachable, &finalizers);
-    intptr_t remaining = prof.total - move_legacy_finalizer_reachable(&finalizers);
+    /* The quarantine walk runs only when there is a legacy finalizer; else
+     * UNREACHABLE stays set on the garbage (harmless: no list function reads
+     * it) until update_refs or delete_garbage clears it. */
+    garbage_profile_t prof = counts.garbage;
+    intptr_t remaining = prof.total;
+    if (prof.dels) {
+        prof = move_legacy_finalizers(&unreachable, &finalizers);
+        remaining = prof.total - move_legacy_finalizer_reachable(&finalizers);
+    }
     /* user code between detection and deletion (callbacks, finalizers, an
      * output hook) may resurrect objects or create weakrefs to them */
     intptr_t user_code = 0;
@@ -343,11 +364,6 @@ static void print_start_stats(int generation) {
                  (long long)sz[1], (long long)sz[2]);
     _rcgc_output("gc: objects in permanent generation: %lld\n",
                  (long long)gc_list_size(&_rcgc_gc.permanent.head));
-}
-
-static void check_heap_after_collection(void) {
-    size_t problems = rcgc_gc_check_heap();
-    if (problems) rcgc_fatal_object(NULL, "gc: heap check after a collection found %zu problems", problems);
 }
 
 /* The caller's pending error survives a collection (CPython saves and
@@ -403,7 +419,7 @@ intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason) {
     st->uncollectable += r.uncollectable;
     st->candidates += r.candidates;
     st->duration += elapsed;
-    if (rcgc_debug_level >= 3) check_heap_after_collection();
+    if (rcgc_debug_level >= 3) _rcgc_gc_check_after_collection(r.candidates);
 
     if (reason != RCGC_GC_REASON_SHUTDOWN) {
         info.collected = r.collected;

@@ -95,8 +95,8 @@ intptr_t _rcgc_gc_handle_resurrected(gc_head_t *unreachable, gc_head_t *final, g
      * reach stay in unreachable; the rest move to final. */
     detect_counts_t counts;
     _rcgc_gc_deduce_unreachable(unreachable, final, &counts);
-    for (gc_head_t *g = GC_NEXT(final); g != final; g = GC_NEXT(g))
-        gc_clear_bits(FROM_GC(g), RCGC_GCBIT_UNREACHABLE); /* COLLECTING stays: about to die */
+    /* final keeps COLLECTING and UNREACHABLE: about to die (delete_garbage
+     * clears both on an object that survives its clear) */
     gc_list_merge(unreachable, old);
     return counts.candidates - counts.reachable;
 }

@@ -98,30 +98,35 @@ static inline bool gc_is_collecting(const rcgc_object_t *o) {
 
 /* ---- cross-file prototypes of the default build, by defining file ---------- */
 
+/* What the tentatively unreachable set holds. Counted by move_unreachable as
+ * objects are moved out (upper bounds: some may be rescued later; total is
+ * exact), or exactly by the quarantine walk when there are legacy finalizers.
+ * A phase with nothing to work on is skipped; see collect_generation. */
+typedef struct garbage_profile {
+    intptr_t total;       /* objects in unreachable */
+    intptr_t dels;        /* with a legacy finalizer (del) */
+    intptr_t to_finalize; /* finalize set and FINALIZED clear */
+    intptr_t weaklists;   /* of a weakrefable type with a non-empty weak list */
+    intptr_t weakrefs;    /* weakref objects */
+} garbage_profile_t;
+
+typedef struct detect_counts {
+    intptr_t candidates;       /* objects examined */
+    intptr_t reachable;        /* objects left in base */
+    intptr_t maybe_untrack;    /* of those, objects of RCGC_TYPE_MAYBE_UNTRACK types */
+    garbage_profile_t garbage; /* of the others */
+} detect_counts_t;
+
+
 /* collect_default.c */
 /* One collection (CPython's _PyGC_Collect): generation 0..2 or
  * RCGC_GC_GENERATION_AUTO; returns m + n, or 0 when one is already running. */
 RCGC_INTERNAL intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason);
-typedef struct detect_counts {
-    intptr_t candidates;    /* objects examined */
-    intptr_t reachable;     /* objects left in base */
-    intptr_t maybe_untrack; /* of those, objects of RCGC_TYPE_MAYBE_UNTRACK types */
-} detect_counts_t;
 /* update_refs + subtract_refs + move_unreachable on base: afterwards base
  * holds the objects reachable from outside it (COLLECTING clear) and
  * unreachable the others (COLLECTING and UNREACHABLE set). */
 RCGC_INTERNAL void _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable,
                                                detect_counts_t *counts);
-
-/* What the tentatively unreachable set holds, counted while the quarantine is
- * formed (upper bounds: the quarantine may take some of them later). A phase
- * with nothing to work on is skipped; see collect_generation. */
-typedef struct garbage_profile {
-    intptr_t total;       /* objects left in unreachable (not quarantined by del) */
-    intptr_t to_finalize; /* finalize set and FINALIZED clear */
-    intptr_t weaklists;   /* of a weakrefable type with a non-empty weak list */
-    intptr_t weakrefs;    /* weakref objects */
-} garbage_profile_t;
 
 /* finalize_default.c */
 /* Clear the weakrefs WITH callbacks to garbage objects and call the callbacks
@@ -145,5 +150,8 @@ RCGC_INTERNAL void _rcgc_gc_clear_weakrefs(gc_head_t *final);
 /* gc_check_default.c */
 /* "gc: <what> <type 0xaddr>" through the output channel. */
 RCGC_INTERNAL void _rcgc_gc_debug_object(const char *what, rcgc_object_t *o);
+/* RCGC_DEBUG >= 3: heap check after a collection (amortized on large heaps);
+ * fatal on any problem. */
+RCGC_INTERNAL void _rcgc_gc_check_after_collection(intptr_t examined);
 
 #endif
