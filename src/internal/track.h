@@ -16,6 +16,15 @@
  *
  * WHERE THE POOL MUST CALL EACH FUNCTION (alloc/pool.c and below):
  *
+ *  0. Memory mapped from the OS to hold blocks (a segment), right after
+ *     mmap, and right before its munmap:
+ *         _rcgc_track_os_map(seg, map_size);   ...   _rcgc_track_os_unmap(seg, map_size);
+ *     In every AddressSanitizer build (RCGC_TRACK_ASAN or not) this registers
+ *     the mapping as a LeakSanitizer root region: without it, a malloc'd
+ *     buffer referenced only from a pooled object is reported as a leak
+ *     (LSan does not scan anonymous mappings). os_unmap also does what
+ *     span_release does (clears ASan poison). Pass the same (p, size) to both.
+ *
  *  1. Page (or any span of blocks) carved for a size class, and any memory
  *     freshly obtained from the OS that will hold blocks later:
  *         _rcgc_track_span_noaccess(area, bytes);
@@ -89,6 +98,18 @@
 #endif
 #if RCGC_TRACK_VALGRIND
 #  include <valgrind/memcheck.h>
+#endif
+
+/* LeakSanitizer roots: in any ASan build, with or without RCGC_TRACK_ASAN. */
+#if defined(__SANITIZE_ADDRESS__)
+#  define RCGC_TRACK_LSAN_ 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define RCGC_TRACK_LSAN_ 1
+#  endif
+#endif
+#ifdef RCGC_TRACK_LSAN_
+#  include <sanitizer/lsan_interface.h>
 #endif
 
 /* True when any tool annotation is compiled in. */
@@ -174,6 +195,22 @@ static inline void _rcgc_track_span_release(void *p, size_t n) {
     VALGRIND_MAKE_MEM_NOACCESS(p, n);
 #endif
     (void)p; (void)n;
+}
+
+/* (0) A mapping that will hold blocks: LSan scans it for pointers. */
+static inline void _rcgc_track_os_map(void *p, size_t n) {
+#ifdef RCGC_TRACK_LSAN_
+    __lsan_register_root_region(p, n);
+#endif
+    (void)p; (void)n;
+}
+
+/* (0) Before munmap of a mapping passed to _rcgc_track_os_map. */
+static inline void _rcgc_track_os_unmap(void *p, size_t n) {
+#ifdef RCGC_TRACK_LSAN_
+    __lsan_unregister_root_region(p, n);
+#endif
+    _rcgc_track_span_release(p, n);
 }
 
 /* True when the process runs under Valgrind (always false without
