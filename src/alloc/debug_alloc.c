@@ -129,10 +129,14 @@ static long last_bad(const unsigned char *from, size_t n, unsigned char byte) {
     return -1;
 }
 
-/* ---- the report ------------------------------------------------------------- */
-static char report[6144];
+/* ---- the report -------------------------------------------------------------
+ * report/report_len belong to the thread that won `reporting` (atomic
+ * exchange 0 -> 1); it never returns (the fatal hook aborts), so nobody else
+ * ever touches them. A second reporter aborts at once. rcgc_fatal_object
+ * keeps a 2 KiB buffer: rp_dump prints at most 6 lines to stay under it. */
+static char report[2048];
 static size_t report_len;
-static int reporting; /* atomic: a second fatal report while one is written aborts */
+static int reporting;
 
 static void rp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void rp(const char *fmt, ...) {

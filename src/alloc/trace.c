@@ -49,6 +49,8 @@ static struct {
     size_t current, peak;
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* Per-thread, touched only by their own thread: the pending site of the next
+ * allocation (RCGC_TRACE_SITE; NULL = none) and the reentrancy flag. */
 static RCGC_TLS const char *tl_file;
 static RCGC_TLS int tl_line;
 static RCGC_TLS bool tl_busy;
