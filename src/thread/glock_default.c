@@ -96,10 +96,12 @@ void _rcgc_flavour_safepoint(rcgc_tstate_t *ts) {
 }
 
 void _rcgc_flavour_thread_exit(rcgc_tstate_t *ts) {
-    /* A thread that exits while attached would hold the lock forever. */
+    /* A thread that exits while attached would hold the lock forever; one
+     * that exits between blocking_begin and blocking_end does not hold it. */
     if (ts->attach_depth > 0) {
         ts->attach_depth = 0;
-        glock_release();
+        if (!ts->blocking) glock_release();
+        ts->blocking = false;
     }
 }
 
