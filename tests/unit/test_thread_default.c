@@ -86,11 +86,36 @@ static void test_attach_before_init_is_an_error(void **state) {
     assert_int_equal(rcgc_init(), 0);
 }
 
+/* A thread that exits between blocking_begin and blocking_end does not hold
+ * the lock: its exit must not release the lock another thread holds. */
+static void *exit_while_blocking(void *arg) {
+    rcgc_thread_attach();
+    rcgc_blocking_begin();
+    return NULL; /* exits without blocking_end / detach */
+}
+
+static void test_exit_inside_blocking_section_keeps_lock_exclusive(void **state) {
+    pthread_t th;
+    rcgc_blocking_begin();
+    pthread_create(&th, NULL, exit_while_blocking, NULL);
+    pthread_join(th, NULL);
+    rcgc_blocking_end(); /* this thread holds the lock again */
+    waiter_got_in = 0;
+    pthread_create(&th, NULL, waiter, NULL);
+    usleep(50000);
+    assert_false(__atomic_load_n(&waiter_got_in, __ATOMIC_ACQUIRE)); /* still excluded */
+    rcgc_blocking_begin();
+    pthread_join(th, NULL);
+    rcgc_blocking_end();
+    assert_true(waiter_got_in);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attached_threads_are_serialised),
         cmocka_unit_test(test_safepoint_hands_the_lock_to_a_waiter),
         cmocka_unit_test(test_nested_attach_is_counted),
+        cmocka_unit_test(test_exit_inside_blocking_section_keeps_lock_exclusive),
         cmocka_unit_test(test_attach_before_init_is_an_error),
     };
     return cmocka_run_group_tests(tests, rcgc_test_setup_runtime, rcgc_test_teardown_runtime);
