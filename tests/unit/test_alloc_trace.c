@@ -93,6 +93,49 @@ static void test_objects_traced(void **state) {
     assert_int_equal(rcgc_trace_get_block(o, NULL, NULL, NULL), -1);
 }
 
+typedef struct pair_obj {
+    rcgc_object_t ob;
+    rcgc_object_t *a, *b;
+} pair_obj_t;
+static int pair_traverse(rcgc_object_t *self, rcgc_visit_fn visit, void *arg) {
+    RCGC_VISIT(((pair_obj_t *)self)->a, visit, arg);
+    RCGC_VISIT(((pair_obj_t *)self)->b, visit, arg);
+    return 0;
+}
+static const rcgc_type_t pair_type = {
+    .name = "pair", .basic_size = sizeof(pair_obj_t), .flags = RCGC_TYPE_GC, .traverse = pair_traverse,
+};
+
+/* The documented way to attribute objects: RCGC_TRACE_SITE() names the next
+ * allocation of this thread, here the one inside rcgc_object_new. */
+static void test_object_new_site(void **state) {
+    (void)state;
+    assert_int_equal(rcgc_trace_start(0), 0);
+    rcgc_trace_snapshot_t *before = rcgc_trace_snapshot_take();
+    rcgc_object_t *objs[20];
+    int line = 0;
+    for (int i = 0; i < 20; i++) {
+        RCGC_TRACE_SITE(); line = __LINE__;
+        objs[i] = rcgc_object_new(&pair_type);
+        assert_non_null(objs[i]);
+    }
+    rcgc_trace_snapshot_t *after = rcgc_trace_snapshot_take();
+    rcgc_trace_stat_t st[4];
+    size_t n = rcgc_trace_snapshot_compare(after, before, st, 4);
+    assert_true(n >= 1);
+    assert_string_equal(st[0].site->file, __FILE__);
+    assert_int_equal(st[0].site->line, line);
+    assert_int_equal(st[0].count_diff, 20);
+    assert_true(st[0].size_diff >= (long long)(20 * sizeof(pair_obj_t)));
+    for (int i = 0; i < 20; i++) rcgc_decref(objs[i]);
+    rcgc_trace_snapshot_t *freed = rcgc_trace_snapshot_take();
+    n = rcgc_trace_snapshot_compare(freed, before, st, 4);
+    for (size_t i = 0; i < n && i < 4; i++) assert_int_equal(st[i].size_diff, 0);
+    rcgc_trace_snapshot_free(before);
+    rcgc_trace_snapshot_free(after);
+    rcgc_trace_snapshot_free(freed);
+}
+
 static void leak_some(void **keep, int n, int line) {
     for (int i = 0; i < n; i++) keep[i] = rcgc_mem_malloc_at(32, "leaky.c", line);
 }
@@ -232,6 +275,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_off_by_default, teardown_trace),
         cmocka_unit_test_teardown(test_sites_and_totals, teardown_trace),
         cmocka_unit_test_teardown(test_objects_traced, teardown_trace),
+        cmocka_unit_test_teardown(test_object_new_site, teardown_trace),
         cmocka_unit_test_teardown(test_snapshot_diff_top_growth, teardown_trace),
         cmocka_unit_test_teardown(test_backtrace_sites, teardown_trace),
         cmocka_unit_test_teardown(test_many_blocks_and_clear, teardown_trace),
