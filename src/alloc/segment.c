@@ -90,6 +90,7 @@ static void all_list_remove(rcgc_segment_t *seg) {
 static rcgc_segment_t *segment_create_locked(size_t map_size, bool huge) {
     rcgc_segment_t *seg = _rcgc_os_map_aligned(map_size, RCGC_SEG_SIZE);
     if (seg == NULL) return NULL;
+    _rcgc_track_os_map(seg, map_size); /* LSan scans pooled objects for pointers */
     /* fresh anonymous memory is zero: every page FREE, nothing committed */
     seg->magic = RCGC_SEG_MAGIC ^ (uintptr_t)seg;
     seg->map_size = map_size;
@@ -125,7 +126,7 @@ static void segment_destroy_locked(rcgc_segment_t *seg) {
     _rcgc_pool.bytes_committed -= header_bytes();
     _rcgc_pool.bytes_returned += header_bytes();
     size_t map_size = seg->map_size; /* read before the header becomes no-access */
-    _rcgc_track_span_release(seg, map_size);
+    _rcgc_track_os_unmap(seg, map_size);
     _rcgc_os_unmap(seg, map_size);
 }
 

@@ -454,7 +454,7 @@ static void expect_asan_uaf(rcgc_test_fn fn) {
  * from a pooled block is not a leak. Needs the pool to call
  * _rcgc_track_os_map (track.h, call site 0); until then the test skips with
  * a message. Set require_lsan_roots once it does. */
-static const bool require_lsan_roots = false;
+static const bool require_lsan_roots = true;
 static void **lsan_holder;
 
 static void do_lsan_root(void *arg) {
