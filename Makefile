@@ -7,6 +7,7 @@
 #                        and check that an installed copy is usable via pkg-config
 #   make demo            build and run the demo
 #   make bench           benchmarks side by side with peers (BENCH_QUICK=1: < 60 s)
+#   make memcheck        allocator tests under Valgrind memcheck, no suppression file
 #   make install PREFIX=/usr/local
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX   ?= /usr/local
@@ -17,7 +18,7 @@ CMAKE_COMMON := -DRCGC_WERROR=ON
 TEST_DEPS  := cmake gcc make pkg-config libcmocka-dev
 DEMO_DEPS  := cmake gcc make pkg-config
 
-.PHONY: all default ft check check-default check-ft check-asan check-tsan check-install \
+.PHONY: memcheck all default ft check check-default check-ft check-asan check-tsan check-install \
         demo install bench deps-test deps-demo clean
 
 all: default ft
@@ -75,6 +76,9 @@ install: default ft
 
 bench:
 	@tools/run-bench.sh
+
+memcheck:
+	tools/memcheck.sh
 
 clean:
 	rm -rf $(BUILD)
