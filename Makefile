@@ -4,6 +4,7 @@
 #   make                 build both flavours (build/default, build/ft)
 #   make check           install test dependencies, build default + free-threaded
 #                        (debug checks on) + ASan/UBSan + TSan, run every test,
+#                        run the allocator tests under Valgrind memcheck,
 #                        and check that an installed copy is usable via pkg-config
 #   make demo            build and run the demo
 #   make bench           benchmarks side by side with peers (BENCH_QUICK=1: < 60 s)
@@ -15,10 +16,10 @@ CMAKE    ?= cmake
 BUILD    ?= build
 CMAKE_COMMON := -DRCGC_WERROR=ON
 
-TEST_DEPS  := cmake gcc make pkg-config libcmocka-dev
+TEST_DEPS  := cmake gcc make pkg-config libcmocka-dev valgrind
 DEMO_DEPS  := cmake gcc make pkg-config
 
-.PHONY: memcheck all default ft check check-default check-ft check-asan check-tsan check-install \
+.PHONY: memcheck all default ft check check-default check-ft check-asan check-tsan check-memcheck check-install \
         demo install bench deps-test deps-demo clean
 
 all: default ft
@@ -50,7 +51,7 @@ define run_suite
 	cd $(BUILD)/$(1) && ctest --output-on-failure -j $(JOBS) $(3)
 endef
 
-check: deps-test check-default check-ft check-asan check-tsan check-install
+check: deps-test check-default check-ft check-asan check-tsan check-memcheck check-install
 	@echo "make check: all suites passed"
 
 check-default:
@@ -61,6 +62,9 @@ check-asan:
 	$(call run_suite,check-asan,-DCMAKE_BUILD_TYPE=Debug -DRCGC_DEBUG=1 -DRCGC_SANITIZE=address$(,)undefined -DRCGC_TRACK_ASAN=ON)
 check-tsan:
 	$(call run_suite,check-tsan,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRCGC_DEBUG=1 -DRCGC_FREE_THREADED=ON -DRCGC_SANITIZE=thread)
+check-memcheck:
+	BUILD=$(BUILD)/check-memcheck tools/memcheck.sh --selftest
+	BUILD=$(BUILD)/check-memcheck tools/memcheck.sh
 check-install:
 	tools/check-install.sh $(BUILD)/check-install
 

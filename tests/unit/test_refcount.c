@@ -94,8 +94,11 @@ static void test_setref_and_clear_store_before_release(void **state) {
     rcgc_decref(&holder->ob);
 }
 
+static node_t *immortal_keep; /* immortal objects are never freed: keep it reachable */
+
 static void test_immortal_objects_are_never_written(void **state) {
     node_t *n = (node_t *)rcgc_object_new(&node_type);
+    immortal_keep = n;
     rcgc_object_immortalize(&n->ob);
     assert_true(rcgc_is_immortal(&n->ob));
     assert_false(rcgc_gc_is_tracked(&n->ob));
