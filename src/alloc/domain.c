@@ -118,16 +118,13 @@ static void *obj_calloc(void *ctx, size_t a, size_t b) { (void)ctx; return pool_
 static void *obj_realloc(void *ctx, void *p, size_t n) { (void)ctx; return pool_realloc_kind(p, n, obj_kind()); }
 static void obj_free(void *ctx, void *p) { (void)ctx; take_kind(); _rcgc_pool_free(p); }
 
-/* OBJ domain in the malloc modes: libc, except that the free-threaded
- * collector finds GC objects only by walking the GC heap, so there they
- * stay in the pool. */
+/* OBJ domain in the malloc modes: libc, except for objects of GC types, which
+ * stay in the pool in every mode and flavour: the free-threaded collector
+ * finds them only by walking the GC heap, and the default build's collector
+ * names them by pool segment index and granule (compressed links,
+ * gc/gc_list_default.h), which only pool memory has. */
 static bool gc_kind_needs_pool(int kind) {
-#ifdef RCGC_FREE_THREADED
     return kind == RCGC_HEAP_GC;
-#else
-    (void)kind;
-    return false;
-#endif
 }
 static void *lobj_malloc(void *ctx, size_t n) {
     int k = take_kind();

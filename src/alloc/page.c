@@ -18,7 +18,7 @@ void _rcgc_page_init(rcgc_page_t *pg, unsigned cls, rcgc_heap_kind_t kind) {
     uint32_t bs = (uint32_t)_rcgc_class_size(cls);
     pg->block_size = bs;
     pg->block_magic = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
-    pg->reserved = (uint32_t)(RCGC_PAGE_SIZE / bs);
+    pg->reserved = (uint32_t)((RCGC_PAGE_SIZE - _rcgc_kind_block_offset(kind)) / bs);
     pg->capacity = 0;
     pg->used = 0;
     pg->free = pg->local_free = NULL;
@@ -38,7 +38,7 @@ bool _rcgc_page_extend(rcgc_page_t *pg) {
     uint32_t bs = pg->block_size, n = RCGC_EXTEND_BYTES / bs;
     if (n == 0) n = 1;
     if (n > pg->reserved - pg->capacity) n = pg->reserved - pg->capacity;
-    uint8_t *first = _rcgc_page_start(pg) + (size_t)pg->capacity * bs;
+    uint8_t *first = _rcgc_page_blocks(pg) + (size_t)pg->capacity * bs;
     uint8_t *last = first + (size_t)(n - 1) * bs;
     _rcgc_track_meta_open(first, (size_t)n * bs);
     for (uint8_t *b = first; b < last; b += bs) ((rcgc_block_t *)b)->next = (rcgc_block_t *)(b + bs);
@@ -160,7 +160,7 @@ void _rcgc_page_remote_push(rcgc_page_t *pg, rcgc_block_t *b) {
 
 /* ---- validation (expensive asserts, tests) ------------------------------------ */
 static bool block_in_page(const rcgc_page_t *pg, const rcgc_block_t *b) {
-    const uint8_t *start = _rcgc_page_start(pg);
+    const uint8_t *start = _rcgc_page_blocks(pg);
     if ((const uint8_t *)b < start) return false;
     size_t off = (size_t)((const uint8_t *)b - start);
     return off < (size_t)pg->capacity * pg->block_size && off % pg->block_size == 0;

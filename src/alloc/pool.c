@@ -48,7 +48,7 @@ RCGC_NOINLINE static void report_bad_block(const rcgc_page_t *pg, const void *p,
 
 static inline bool is_block_start(const rcgc_page_t *pg, const void *p) {
     uint32_t i = _rcgc_block_index(pg, p);
-    return i < __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED) && _rcgc_page_start(pg) + (size_t)i * pg->block_size == (const uint8_t *)p;
+    return i < __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED) && _rcgc_page_blocks(pg) + (size_t)i * pg->block_size == (const uint8_t *)p;
 }
 
 RCGC_NOINLINE static void report_double_free(const rcgc_page_t *pg, const void *p) {
@@ -120,14 +120,14 @@ static rcgc_page_t *block_page(const void *p) {
     switch (pg->state) {
     case RCGC_PAGE_SMALL: return is_block_start(pg, p) ? pg : NULL;
     case RCGC_PAGE_LARGE:
-    case RCGC_PAGE_HUGE: return (const uint8_t *)p == _rcgc_page_start(pg) ? pg : NULL;
+    case RCGC_PAGE_HUGE: return (const uint8_t *)p == _rcgc_page_blocks(pg) ? pg : NULL;
     default: return NULL;
     }
 }
 
 static size_t page_block_size(const rcgc_page_t *pg) {
-    if (pg->state == RCGC_PAGE_HUGE) return _rcgc_ptr_segment(pg)->map_size - RCGC_PAGE_SIZE;
-    return pg->block_size;
+    if (pg->state == RCGC_PAGE_SMALL) return pg->block_size;
+    return _rcgc_large_usable(pg);
 }
 
 size_t _rcgc_pool_usable_size(const void *p) {

@@ -13,6 +13,7 @@
 
 rcgc_pool_state_t _rcgc_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 uint64_t _rcgc_segmap[RCGC_SEGMAP_BITS / 64];
+uintptr_t _rcgc_segtab[RCGC_SEGTAB_SIZE];
 
 void _rcgc_pool_lock(void) { pthread_mutex_lock(&_rcgc_pool.lock); }
 void _rcgc_pool_unlock(void) { pthread_mutex_unlock(&_rcgc_pool.lock); }
@@ -20,6 +21,8 @@ void _rcgc_pool_unlock(void) { pthread_mutex_unlock(&_rcgc_pool.lock); }
 _Static_assert(sizeof(rcgc_segment_t) <= RCGC_PAGE_SIZE, "segment header must fit in page 0");
 _Static_assert(RCGC_PAGES_PER_SEG == 64, "used_map is one 64-bit word");
 _Static_assert(sizeof(rcgc_page_t) == 128, "_rcgc_ptr_page assumes 128-byte descriptors");
+_Static_assert(offsetof(rcgc_segment_t, index) == RCGC_SEG_INDEX_OFFSET, "_rcgc_segment_index");
+_Static_assert(RCGC_SEG_SHIFT == 22, "_rcgc_segment_index and the collector's links assume 4 MiB segments");
 
 static size_t header_bytes(void) {
     size_t ps = _rcgc_os_page_size();
@@ -33,6 +36,34 @@ static void segmap_set(rcgc_segment_t *seg, bool on) {
     uint64_t bit = (uint64_t)1 << (i & 63);
     if (on) __atomic_fetch_or(&_rcgc_segmap[i >> 6], bit, __ATOMIC_RELEASE);
     else __atomic_fetch_and(&_rcgc_segmap[i >> 6], ~bit, __ATOMIC_RELEASE);
+}
+
+/* ---- segment names (default build; see alloc_internal.h) --------------------
+ * A free index's table entry holds (next free index << 1) | 1: segment bases
+ * are even, so the two uses cannot be confused. Returns 0 when all
+ * RCGC_SEGTAB_SIZE - 1 indices are taken (64 GiB of segments). */
+static uint32_t segidx_take(uintptr_t base) {
+#ifdef RCGC_FREE_THREADED
+    (void)base;
+    return 0;
+#else
+    uint32_t i = _rcgc_pool.segidx_free;
+    if (i) {
+        _rcgc_pool.segidx_free = (uint32_t)(_rcgc_segtab[i] >> 1);
+    } else {
+        if (_rcgc_pool.segidx_top == 0) _rcgc_pool.segidx_top = 1; /* 0: the collector's heads */
+        if (_rcgc_pool.segidx_top >= RCGC_SEGTAB_SIZE) return 0;
+        i = _rcgc_pool.segidx_top++;
+    }
+    _rcgc_segtab[i] = base;
+    return i;
+#endif
+}
+
+static void segidx_release(uint32_t i) {
+    if (i == 0) return;
+    _rcgc_segtab[i] = ((uintptr_t)_rcgc_pool.segidx_free << 1) | 1;
+    _rcgc_pool.segidx_free = i;
 }
 
 /* ---- buckets: segments by number of free pages ------------------------------ */
@@ -90,9 +121,17 @@ static void all_list_remove(rcgc_segment_t *seg) {
 static rcgc_segment_t *segment_create_locked(size_t map_size, bool huge) {
     rcgc_segment_t *seg = _rcgc_os_map_aligned(map_size, RCGC_SEG_SIZE);
     if (seg == NULL) return NULL;
+    uint32_t index = segidx_take((uintptr_t)seg);
+#ifndef RCGC_FREE_THREADED
+    if (index == 0) { /* no name left for it: out of memory for the collector */
+        _rcgc_os_unmap(seg, map_size);
+        return NULL;
+    }
+#endif
     _rcgc_track_os_map(seg, map_size); /* LSan scans pooled objects for pointers */
     /* fresh anonymous memory is zero: every page FREE, nothing committed */
     seg->magic = RCGC_SEG_MAGIC ^ (uintptr_t)seg;
+    seg->index = index;
     seg->map_size = map_size;
     seg->huge = huge;
     seg->used_map = 1;
@@ -125,6 +164,7 @@ static void segment_destroy_locked(rcgc_segment_t *seg) {
     _rcgc_pool.bytes_mapped -= seg->map_size;
     _rcgc_pool.bytes_committed -= header_bytes();
     _rcgc_pool.bytes_returned += header_bytes();
+    segidx_release(seg->index);
     size_t map_size = seg->map_size; /* read before the header becomes no-access */
     _rcgc_track_os_unmap(seg, map_size);
     _rcgc_os_unmap(seg, map_size);
@@ -291,7 +331,8 @@ static rcgc_page_t *large_alloc_locked(size_t count) {
 static void *huge_alloc_locked(size_t size, rcgc_heap_kind_t kind) {
     size_t ps = _rcgc_os_page_size();
     if (size > SIZE_MAX / 2) return NULL;
-    size_t map_size = (RCGC_PAGE_SIZE + size + ps - 1) & ~(ps - 1);
+    size_t off = _rcgc_kind_block_offset(kind);
+    size_t map_size = (RCGC_PAGE_SIZE + off + size + ps - 1) & ~(ps - 1);
     rcgc_segment_t *seg = segment_create_locked(map_size, true);
     if (seg == NULL) return NULL;
     _rcgc_pool.empty_segments--;
@@ -304,28 +345,26 @@ static void *huge_alloc_locked(size_t size, rcgc_heap_kind_t kind) {
     pg->kind = (uint8_t)kind;
     _rcgc_pool.large_blocks++;
     _rcgc_pool.large_bytes += map_size - RCGC_PAGE_SIZE;
-    return (uint8_t *)seg + RCGC_PAGE_SIZE;
+    return (uint8_t *)seg + RCGC_PAGE_SIZE + off;
 }
 
 void *_rcgc_large_alloc(size_t size, rcgc_heap_kind_t kind) {
     _rcgc_pool_lock();
     void *p = NULL;
     if (size <= RCGC_LARGE_MAX) {
-        size_t count = (size + RCGC_PAGE_SIZE - 1) >> RCGC_PAGE_SHIFT;
+        size_t count = (size + _rcgc_kind_block_offset(kind) + RCGC_PAGE_SIZE - 1) >> RCGC_PAGE_SHIFT;
         rcgc_page_t *pg = large_alloc_locked(count);
         if (pg) {
             pg->kind = (uint8_t)kind;
             pg->block_size = (uint32_t)(count << RCGC_PAGE_SHIFT);
             _rcgc_pool.large_blocks++;
             _rcgc_pool.large_bytes += pg->block_size;
-            p = _rcgc_page_start(pg);
+            p = _rcgc_page_blocks(pg);
         }
     } else {
         p = huge_alloc_locked(size, kind);
     }
-    size_t usable = p ? (size <= RCGC_LARGE_MAX ? _rcgc_ptr_page(_rcgc_ptr_segment(p), p)->block_size
-                                               : _rcgc_ptr_segment(p)->map_size - RCGC_PAGE_SIZE)
-                      : 0;
+    size_t usable = p ? _rcgc_large_usable(_rcgc_ptr_page(_rcgc_ptr_segment(p), p)) : 0;
     _rcgc_pool_unlock();
     if (p) _rcgc_track_block_alloc(p, usable, false);
     return p;
@@ -341,11 +380,11 @@ static void huge_free_locked(rcgc_segment_t *seg) {
 }
 
 void _rcgc_large_free(rcgc_page_t *pg, void *p) {
-    if (RCGC_UNLIKELY(p != _rcgc_page_start(pg)))
+    if (RCGC_UNLIKELY(p != _rcgc_page_blocks(pg)))
         rcgc_fatal_object(NULL, "rcgc allocator: free of %p, inside a large block but not its start", p);
     _rcgc_pool_lock();
     rcgc_segment_t *seg = _rcgc_ptr_segment(pg);
-    _rcgc_track_block_free(p, pg->state == RCGC_PAGE_HUGE ? seg->map_size - RCGC_PAGE_SIZE : pg->block_size);
+    _rcgc_track_block_free(p, _rcgc_large_usable(pg));
     if (pg->state == RCGC_PAGE_HUGE) {
         _rcgc_pool.large_blocks--;
         _rcgc_pool.large_bytes -= seg->map_size - RCGC_PAGE_SIZE;

@@ -75,7 +75,7 @@ static int visit_all(uint8_t *start, uint32_t bs, uint32_t count, rcgc_pool_visi
 
 static int visit_small_page(rcgc_page_t *pg, bool has_free, const uint64_t *map, rcgc_pool_visit_fn fn,
                             void *arg) {
-    uint8_t *start = _rcgc_page_start(pg);
+    uint8_t *start = _rcgc_page_blocks(pg);
     uint32_t bs = pg->block_size, cap = pg->capacity;
     if (!has_free) return visit_all(start, bs, cap, fn, arg);
     for (uint32_t w = 0; w < (cap + 63) / 64; w++) {
@@ -90,11 +90,12 @@ static int visit_small_page(rcgc_page_t *pg, bool has_free, const uint64_t *map,
 
 static int visit_page(rcgc_segment_t *seg, rcgc_page_t *pg, walk_batch_t *wb, unsigned slot,
                       rcgc_pool_visit_fn fn, void *arg) {
+    (void)seg;
     switch (pg->state) {
     case RCGC_PAGE_SMALL:
         return wb->page[slot] ? visit_small_page(pg, wb->has_free[slot], wb->map[slot], fn, arg) : 0;
-    case RCGC_PAGE_LARGE: return fn(_rcgc_page_start(pg), pg->block_size, arg);
-    case RCGC_PAGE_HUGE: return fn(_rcgc_page_start(pg), seg->map_size - RCGC_PAGE_SIZE, arg);
+    case RCGC_PAGE_LARGE:
+    case RCGC_PAGE_HUGE: return fn(_rcgc_page_blocks(pg), _rcgc_large_usable(pg), arg);
     default: return 0;
     }
 }

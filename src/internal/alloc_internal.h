@@ -4,7 +4,8 @@
  * by walking their heap (free-threaded collector, heap checker):
  *   RCGC_HEAP_OBJECT  objects of non-GC types
  *   RCGC_HEAP_GC      objects of GC types (block = pre-header + object)
- * The returned block is 16-byte aligned. Both calls honour the OBJ domain's
+ * The returned block is 16-byte aligned (RCGC_HEAP_GC, default build: 8 mod
+ * 16, so that the object after the pre-header is 16-byte aligned). Both calls honour the OBJ domain's
  * hooks (rcgc_alloc_set_allocator) and set RCGC_ENOMEM on failure.
  */
 #ifndef RCGC_INTERNAL_ALLOC_H
@@ -19,7 +20,8 @@ typedef enum rcgc_heap_kind {
 } rcgc_heap_kind_t;
 
 /* The pooled allocator (alloc/pool.c and below): blocks are 16-byte aligned
- * (blocks over 16 KiB: 64 KiB aligned); NULL on failure (the caller sets the
+ * (blocks over 16 KiB: 64 KiB aligned), except RCGC_HEAP_GC blocks of the
+ * default build, which are 8 mod 16 (see RCGC_GC_BLOCK_OFFSET); NULL on failure (the caller sets the
  * error). Size 0 gives a unique 16-byte block. Any thread may free any block;
  * realloc(NULL, n) allocates in RCGC_HEAP_MEM, otherwise in the block's kind.
  * Freeing a pointer the pool did not allocate is a fatal error (see
@@ -51,6 +53,41 @@ RCGC_INTERNAL void _rcgc_pool_collect(bool force);
  * given (blocks allocated during the walk may or may not be visited). */
 typedef int (*rcgc_pool_visit_fn)(void *block, size_t block_size, void *arg);
 RCGC_INTERNAL int _rcgc_heap_visit(rcgc_heap_kind_t kind, rcgc_pool_visit_fn fn, void *arg);
+
+/* ---- segment names (default build) -------------------------------------------
+ * Every mapped pool segment has a small index, 1..RCGC_SEGTAB_SIZE-1, stored
+ * in its header (at RCGC_SEG_INDEX_OFFSET) and reused after the segment is
+ * unmapped; _rcgc_segtab[index] is the segment's base address. The collector's
+ * compressed links (gc/gc_list_default.h) name a GC object by
+ * (index << 18) | its 16-byte granule in the segment, and decode a name with
+ * one load from this table. Index 0 is never given to a segment: the
+ * collector points it at its own list-head area. Entries are written under
+ * the segment lock before any block of the segment is handed out; a reader
+ * only decodes names of objects it reached through the global lock.
+ * Free-threaded build: no indices (no pre-header, no links). */
+#define RCGC_SEGTAB_BITS 14
+#define RCGC_SEGTAB_SIZE ((size_t)1 << RCGC_SEGTAB_BITS)
+#define RCGC_SEG_INDEX_OFFSET 8
+RCGC_INTERNAL extern uintptr_t _rcgc_segtab[RCGC_SEGTAB_SIZE];
+/* The index of the pool segment holding p. */
+static inline uint32_t _rcgc_segment_index(const void *p) {
+    uintptr_t seg = (uintptr_t)p & ~(((uintptr_t)1 << 22) - 1);
+    return *(const uint32_t *)(seg + RCGC_SEG_INDEX_OFFSET);
+}
+
+/* Where blocks of a kind start in their page: GC blocks of the default build
+ * start 8 bytes in, so that the object after the 8-byte pre-header is 16-byte
+ * aligned (block = 8 mod 16, object = 0 mod 16); every other block starts at
+ * the page start (16-byte aligned). Large and huge blocks follow the same
+ * rule. */
+#ifdef RCGC_FREE_THREADED
+#define RCGC_GC_BLOCK_OFFSET 0
+#else
+#define RCGC_GC_BLOCK_OFFSET 8
+#endif
+static inline size_t _rcgc_kind_block_offset(unsigned kind) {
+    return kind == RCGC_HEAP_GC ? RCGC_GC_BLOCK_OFFSET : 0;
+}
 
 RCGC_INTERNAL void *_rcgc_alloc_object(size_t size, rcgc_heap_kind_t kind);
 RCGC_INTERNAL void _rcgc_free_object(void *block, rcgc_heap_kind_t kind);

@@ -170,6 +170,8 @@ static inline uint32_t _rcgc_page_used(const rcgc_page_t *pg) { return pg->used 
  */
 typedef struct rcgc_segment {
     uint64_t magic;                      /* RCGC_SEG_MAGIC ^ address */
+    uint32_t index;                      /* name in _rcgc_segtab (default build; 0 in the
+                                            free-threaded build); at RCGC_SEG_INDEX_OFFSET */
     size_t map_size;                     /* bytes mapped (RCGC_SEG_SIZE, more for huge) */
     uint64_t used_map;                   /* pages in use (see above) */
     unsigned nfree;
@@ -231,6 +233,9 @@ typedef struct rcgc_pool_state {
     size_t tld_count, tld_bytes;
     size_t pages_reclaimed, pages_abandoned;
     size_t fresh_pages;                      /* pages handed to heaps (heartbeat) */
+    /* segment names (default build), lock: indices 1..segidx_top-1 were
+     * given out; free ones are chained through _rcgc_segtab (odd entries) */
+    uint32_t segidx_top, segidx_free;
 } rcgc_pool_state_t;
 
 RCGC_INTERNAL extern rcgc_pool_state_t _rcgc_pool;
@@ -267,9 +272,20 @@ static inline uint8_t *_rcgc_page_start(const rcgc_page_t *pg) {
     rcgc_segment_t *seg = _rcgc_ptr_segment(pg);
     return (uint8_t *)seg + (_rcgc_page_index(seg, pg) << RCGC_PAGE_SHIFT);
 }
+/* The first block of a page (SMALL), or the block of a LARGE/HUGE page: the
+ * page start plus the kind's offset (RCGC_GC_BLOCK_OFFSET). */
+static inline uint8_t *_rcgc_page_blocks(const rcgc_page_t *pg) {
+    return _rcgc_page_start(pg) + _rcgc_kind_block_offset(pg->kind);
+}
+/* Usable bytes of the block of a LARGE or HUGE page. */
+static inline size_t _rcgc_large_usable(const rcgc_page_t *pg) {
+    size_t run = pg->state == RCGC_PAGE_HUGE ? _rcgc_ptr_segment(pg)->map_size - RCGC_PAGE_SIZE
+                                             : pg->block_size;
+    return run - _rcgc_kind_block_offset(pg->kind);
+}
 /* Block index of p in its page (p must lie in a SMALL page). */
 static inline uint32_t _rcgc_block_index(const rcgc_page_t *pg, const void *p) {
-    uint64_t off = (uint64_t)((const uint8_t *)p - _rcgc_page_start(pg));
+    uint64_t off = (uint64_t)((const uint8_t *)p - _rcgc_page_blocks(pg));
     return (uint32_t)((off * pg->block_magic) >> 32);
 }
 
