@@ -39,9 +39,9 @@ static intptr_t update_refs(gc_head_t *base) {
     intptr_t n = 0;
     for (gc_head_t *g = GC_NEXT(base); g != base; g = GC_NEXT(g)) {
         rcgc_object_t *o = FROM_GC(g);
-        uintptr_t refs = (uintptr_t)rcgc_refcnt(o);
+        uint32_t refs = (uint32_t)rcgc_refcnt(o);
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(o);
-        g->gc_prev = refs;
+        gc_set_refs(g, refs);
         o->ob_gc_bits = (uint8_t)((o->ob_gc_bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
         n++;
     }
@@ -52,8 +52,8 @@ static int visit_decref(rcgc_object_t *child, void *parent) {
     (void)parent;
     if (gc_is_collecting(child)) {
         gc_head_t *g = AS_GC(child);
-        if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(g->gc_prev == 0)) refcount_too_small(child);
-        g->gc_prev--;
+        if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(gc_get_refs(g) == 0)) refcount_too_small(child);
+        gc_dec_refs(g);
     }
     return 0;
 }
@@ -77,13 +77,10 @@ static int visit_reachable(rcgc_object_t *child, void *arg) {
         gc_head_t *young = arg;
         gc_list_unlink(g); /* the unreachable list is a normal list */
         gc_clear_bits(child, RCGC_GCBIT_UNREACHABLE);
-        gc_head_t *last = GC_PREV(young); /* young's head keeps the tail pointer */
-        last->gc_next = (uintptr_t)g;
-        g->gc_next = (uintptr_t)young;
-        young->gc_prev = (uintptr_t)g;
-        g->gc_prev = 1; /* gc_refs: reachable */
-    } else if (g->gc_prev == 0) {
-        g->gc_prev = 1;
+        gc_list_append_forward(g, young); /* young's head keeps the tail link */
+        gc_set_refs(g, 1); /* gc_refs: reachable */
+    } else if (gc_get_refs(g) == 0) {
+        gc_set_refs(g, 1);
     }
     return 0;
 }
@@ -108,28 +105,32 @@ static inline void profile_garbage(garbage_profile_t *p, rcgc_object_t *o) {
 static void move_unreachable(gc_head_t *young, gc_head_t *unreachable, detect_counts_t *c) {
     intptr_t reachable = 0, maybe_untrack = 0;
     garbage_profile_t gp = { 0, 0, 0, 0, 0 };
+    /* the walk carries the links of prev and g along: no re-encoding */
+    const gc_link_t young_link = gc_list_link(young);
     gc_head_t *prev = young;
-    gc_head_t *g = GC_NEXT(young);
-    while (g != young) {
+    gc_link_t prev_link = young_link, link = gc_next_link(young);
+    while (link != young_link) {
+        gc_head_t *g = gc_link_head(link);
         rcgc_object_t *o = FROM_GC(g);
-        if (g->gc_prev) {
+        if (gc_get_refs(g)) {
             const rcgc_type_t *t = o->ob_type;
             t->traverse(o, visit_reachable, young);
-            g->gc_prev = (uintptr_t)prev;
+            gc_set_prev_link(g, prev_link);
             gc_clear_bits(o, RCGC_GCBIT_COLLECTING);
             reachable++;
             maybe_untrack += (t->flags & RCGC_TYPE_MAYBE_UNTRACK) != 0;
             prev = g;
+            prev_link = link;
         } else {
-            prev->gc_next = g->gc_next;
-            gc_list_append(g, unreachable);
+            gc_set_next_link(prev, gc_next_link(g));
+            gc_list_append_linked(g, link, unreachable);
             gc_set_bits(o, RCGC_GCBIT_UNREACHABLE);
             profile_garbage(&gp, o);
         }
-        g = GC_NEXT(prev);
+        link = gc_next_link(prev);
     }
-    young->gc_prev = (uintptr_t)prev;
-    prev->gc_next = (uintptr_t)young;
+    gc_set_prev_link(young, prev_link);
+    gc_set_next_link(prev, young_link);
     c->reachable = reachable;
     c->maybe_untrack = maybe_untrack;
     c->garbage = gp;
@@ -286,7 +287,7 @@ static void prepare_generations(int generation) {
     if (generation + 1 < RCGC_GC_NUM_GENERATIONS) _rcgc_gc.generations[generation + 1].count += 1;
     for (int i = 0; i <= generation; i++) _rcgc_gc.generations[i].count = 0;
     for (int i = 0; i < generation; i++)
-        gc_list_merge(&_rcgc_gc.generations[i].head, &_rcgc_gc.generations[generation].head);
+        gc_list_merge(_rcgc_gc.generations[i].head, _rcgc_gc.generations[generation].head);
 }
 
 static void print_collectable(gc_head_t *list, const char *what) {
@@ -303,18 +304,21 @@ typedef struct collect_result {
 /* Everything between the callbacks (CPython's gc_collect_main). */
 static collect_result_t collect_generation(int generation) {
     collect_result_t r = { 0, 0, 0 };
-    gc_head_t unreachable, finalizers, final_unreachable;
-    gc_list_init(&unreachable);
-    gc_list_init(&finalizers);
-    gc_list_init(&final_unreachable);
+    /* temporary lists: fixed head slots (gc_state.h), a collection never nests */
+    gc_head_t *unreachable = _rcgc_gc_head(RCGC_GC_HEAD_UNREACHABLE);
+    gc_head_t *finalizers = _rcgc_gc_head(RCGC_GC_HEAD_FINALIZERS);
+    gc_head_t *final_unreachable = _rcgc_gc_head(RCGC_GC_HEAD_FINAL);
+    gc_list_init(unreachable);
+    gc_list_init(finalizers);
+    gc_list_init(final_unreachable);
 
     prepare_generations(generation);
-    gc_head_t *young = &_rcgc_gc.generations[generation].head;
+    gc_head_t *young = _rcgc_gc.generations[generation].head;
     gc_head_t *old = generation + 1 < RCGC_GC_NUM_GENERATIONS
-                         ? &_rcgc_gc.generations[generation + 1].head : young;
+                         ? _rcgc_gc.generations[generation + 1].head : young;
 
     detect_counts_t counts;
-    _rcgc_gc_deduce_unreachable(young, &unreachable, &counts);
+    _rcgc_gc_deduce_unreachable(young, unreachable, &counts);
     r.candidates = counts.candidates;
     handle_survivors(young, old, generation, &counts);
 
@@ -324,46 +328,46 @@ static collect_result_t collect_generation(int generation) {
     garbage_profile_t prof = counts.garbage;
     intptr_t remaining = prof.total;
     if (prof.dels) {
-        prof = move_legacy_finalizers(&unreachable, &finalizers);
-        remaining = prof.total - move_legacy_finalizer_reachable(&finalizers);
+        prof = move_legacy_finalizers(unreachable, finalizers);
+        remaining = prof.total - move_legacy_finalizer_reachable(finalizers);
     }
     /* user code between detection and deletion (callbacks, finalizers, an
      * output hook) may resurrect objects or create weakrefs to them */
     intptr_t user_code = 0;
     if (_rcgc_gc.debug & RCGC_GC_DEBUG_COLLECTABLE) {
-        print_collectable(&unreachable, "collectable");
+        print_collectable(unreachable, "collectable");
         user_code++;
     }
     if (prof.weaklists) {
         intptr_t called;
-        r.collected = _rcgc_gc_handle_weakref_callbacks(&unreachable, old, &called);
+        r.collected = _rcgc_gc_handle_weakref_callbacks(unreachable, old, &called);
         user_code += called;
     }
-    if (prof.to_finalize) user_code += _rcgc_gc_finalize_garbage(&unreachable);
+    if (prof.to_finalize) user_code += _rcgc_gc_finalize_garbage(unreachable);
     /* Without user code the set cannot have changed: re-running detection on
      * it (CPython always does) would move every object to final unchanged. */
-    if (user_code) remaining = _rcgc_gc_handle_resurrected(&unreachable, &final_unreachable, old);
-    else gc_list_merge(&unreachable, &final_unreachable);
-    if (user_code || prof.weaklists || prof.weakrefs) _rcgc_gc_clear_weakrefs(&final_unreachable);
+    if (user_code) remaining = _rcgc_gc_handle_resurrected(unreachable, final_unreachable, old);
+    else gc_list_merge(unreachable, final_unreachable);
+    if (user_code || prof.weaklists || prof.weakrefs) _rcgc_gc_clear_weakrefs(final_unreachable);
 
-    RCGC_ASSERT_EXPENSIVE(remaining == gc_list_size(&final_unreachable));
+    RCGC_ASSERT_EXPENSIVE(remaining == gc_list_size(final_unreachable));
     r.collected += remaining;
-    delete_garbage(&final_unreachable, old);
+    delete_garbage(final_unreachable, old);
 
-    r.uncollectable = gc_list_size(&finalizers);
-    if (_rcgc_gc.debug & RCGC_GC_DEBUG_UNCOLLECTABLE) print_collectable(&finalizers, "uncollectable");
-    handle_legacy_finalizers(&finalizers, old);
+    r.uncollectable = gc_list_size(finalizers);
+    if (_rcgc_gc.debug & RCGC_GC_DEBUG_UNCOLLECTABLE) print_collectable(finalizers, "uncollectable");
+    handle_legacy_finalizers(finalizers, old);
     return r;
 }
 
 static void print_start_stats(int generation) {
     intptr_t sz[RCGC_GC_NUM_GENERATIONS];
-    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) sz[i] = gc_list_size(&_rcgc_gc.generations[i].head);
+    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) sz[i] = gc_list_size(_rcgc_gc.generations[i].head);
     _rcgc_output("gc: collecting generation %d...\n", generation);
     _rcgc_output("gc: objects in each generation: %lld %lld %lld\n", (long long)sz[0],
                  (long long)sz[1], (long long)sz[2]);
     _rcgc_output("gc: objects in permanent generation: %lld\n",
-                 (long long)gc_list_size(&_rcgc_gc.permanent.head));
+                 (long long)gc_list_size(_rcgc_gc.permanent.head));
 }
 
 /* The caller's pending error survives a collection (CPython saves and

@@ -44,23 +44,23 @@ static void clear_callback_weakrefs(rcgc_object_t *o, gc_head_t *wrcb) {
 
 intptr_t _rcgc_gc_handle_weakref_callbacks(gc_head_t *unreachable, gc_head_t *old,
                                            intptr_t *called) {
-    gc_head_t wrcb;
-    gc_list_init(&wrcb);
+    gc_head_t *wrcb = _rcgc_gc_head(RCGC_GC_HEAD_WRCB);
+    gc_list_init(wrcb);
     /* no user code runs in this loop: the list is stable */
     for (gc_head_t *g = GC_NEXT(unreachable); g != unreachable; g = GC_NEXT(g)) {
         rcgc_object_t *o = FROM_GC(g);
         if (_rcgc_type_weakrefable(o->ob_type) && _rcgc_weaklist_head(o))
-            clear_callback_weakrefs(o, &wrcb);
+            clear_callback_weakrefs(o, wrcb);
     }
     intptr_t freed = 0;
     *called = 0;
-    while (!gc_list_is_empty(&wrcb)) {
-        gc_head_t *g = GC_NEXT(&wrcb);
+    while (!gc_list_is_empty(wrcb)) {
+        gc_head_t *g = GC_NEXT(wrcb);
         rcgc_object_t *w = FROM_GC(g);
         _rcgc_weakref_call_callback((rcgc_weakref_t *)w);
         ++*called;
         rcgc_decref(w);
-        if (GC_NEXT(&wrcb) == g) gc_list_move(g, old); /* still alive */
+        if (GC_NEXT(wrcb) == g) gc_list_move(g, old); /* still alive */
         else freed++;                                   /* freed by its own callback */
     }
     return freed;
@@ -70,13 +70,13 @@ intptr_t _rcgc_gc_handle_weakref_callbacks(gc_head_t *unreachable, gc_head_t *ol
 
 intptr_t _rcgc_gc_finalize_garbage(gc_head_t *collectable) {
     intptr_t called = 0;
-    gc_head_t seen;
-    gc_list_init(&seen);
+    gc_head_t *seen = _rcgc_gc_head(RCGC_GC_HEAD_SEEN);
+    gc_list_init(seen);
     /* take the first object each time: finalizers may remove any object */
     while (!gc_list_is_empty(collectable)) {
         gc_head_t *g = GC_NEXT(collectable);
         rcgc_object_t *o = FROM_GC(g);
-        gc_list_move(g, &seen);
+        gc_list_move(g, seen);
         if (o->ob_type->finalize && !(o->ob_gc_bits & RCGC_GCBIT_FINALIZED)) {
             rcgc_incref(o);
             rcgc_object_call_finalizer(o); /* sets FINALIZED before the call */
@@ -84,7 +84,7 @@ intptr_t _rcgc_gc_finalize_garbage(gc_head_t *collectable) {
             called++;
         }
     }
-    gc_list_merge(&seen, collectable);
+    gc_list_merge(seen, collectable);
     return called;
 }
 

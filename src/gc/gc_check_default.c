@@ -51,9 +51,10 @@ static size_t check_list(gc_head_t *list, bool frozen, size_t limit, bool *broke
     size_t problems = 0, n = 0;
     gc_head_t *prev = list;
     for (gc_head_t *g = GC_NEXT(list); g != list; prev = g, g = GC_NEXT(g)) {
-        if (!g || ++n > limit) {
+        bool null_link = gc_next_link(prev) == 0; /* then g is no head at all */
+        if (null_link || ++n > limit) {
             _rcgc_output("gc: check_heap: list %p: %s after %p\n", (void *)list,
-                         g ? "does not return to its head" : "NULL link", (void *)prev);
+                         null_link ? "NULL link" : "does not return to its head", (void *)prev);
             *broken = true;
             return problems + 1;
         }
@@ -75,15 +76,15 @@ static size_t check_list(gc_head_t *list, bool frozen, size_t limit, bool *broke
 
 static gc_head_t *const *all_lists(size_t *n) {
     static gc_head_t *lists[RCGC_GC_NUM_GENERATIONS + 1];
-    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) lists[i] = &_rcgc_gc.generations[i].head;
-    lists[RCGC_GC_NUM_GENERATIONS] = &_rcgc_gc.permanent.head;
+    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) lists[i] = _rcgc_gc.generations[i].head;
+    lists[RCGC_GC_NUM_GENERATIONS] = _rcgc_gc.permanent.head;
     *n = RCGC_GC_NUM_GENERATIONS + 1;
     return lists;
 }
 
 static int visit_count_internal(rcgc_object_t *child, void *arg) {
     (void)arg;
-    if ((child->ob_gc_bits & RCGC_GCBIT_SCRATCH) && rcgc_object_is_gc(child)) AS_GC(child)->gc_prev++;
+    if ((child->ob_gc_bits & RCGC_GCBIT_SCRATCH) && rcgc_object_is_gc(child)) gc_inc_refs(AS_GC(child));
     return 0;
 }
 
@@ -93,7 +94,7 @@ static size_t check_counts(void) {
     for (size_t l = 0; l < nlists; l++)
         for (gc_head_t *g = GC_NEXT(lists[l]); g != lists[l]; g = GC_NEXT(g)) {
             gc_set_bits(FROM_GC(g), RCGC_GCBIT_SCRATCH);
-            g->gc_prev = 0;
+            gc_set_refs(g, 0);
         }
     for (size_t l = 0; l < nlists; l++)
         for (gc_head_t *g = GC_NEXT(lists[l]); g != lists[l]; g = GC_NEXT(g)) {
@@ -104,14 +105,14 @@ static size_t check_counts(void) {
         gc_head_t *prev = lists[l];
         for (gc_head_t *g = GC_NEXT(lists[l]); g != lists[l]; prev = g, g = GC_NEXT(g)) {
             rcgc_object_t *o = FROM_GC(g);
-            if (!rcgc_is_immortal(o) && (uintptr_t)rcgc_refcnt(o) < g->gc_prev) {
+            if (!rcgc_is_immortal(o) && (uint32_t)rcgc_refcnt(o) < gc_get_refs(g)) {
                 char what[96];
                 snprintf(what, sizeof what, "refcount is too small (%llu references from tracked objects)",
-                         (unsigned long long)g->gc_prev);
+                         (unsigned long long)gc_get_refs(g));
                 report_object(what, o);
                 problems++;
             }
-            g->gc_prev = (uintptr_t)prev;
+            gc_set_prev_link(g, gc_any_link(prev));
             gc_clear_bits(o, RCGC_GCBIT_SCRATCH);
         }
     }

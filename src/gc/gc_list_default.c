@@ -30,14 +30,14 @@ void rcgc_gc_track(rcgc_object_t *o) {
     /* keep FINALIZED only: scratch bits of an earlier collection must not leak
      * into the generation lists */
     o->ob_gc_bits = (uint8_t)((o->ob_gc_bits & RCGC_GCBIT_FINALIZED) | RCGC_GCBIT_TRACKED);
-    gc_list_append(AS_GC(o), &_rcgc_gc.generations[0].head);
+    gc_list_append(AS_GC(o), _rcgc_gc.generations[0].head);
 }
 
 void rcgc_gc_untrack(rcgc_object_t *o) {
     if (!(o->ob_gc_bits & RCGC_GCBIT_TRACKED)) return;
     gc_head_t *g = AS_GC(o);
     gc_list_unlink(g);
-    g->gc_next = g->gc_prev = 0;
+    gc_set_unlinked(g);
     o->ob_gc_bits &= RCGC_GCBIT_FINALIZED;
 }
 
@@ -71,10 +71,18 @@ void _rcgc_gc_run_pending(void) {
 
 /* ---- runtime start / stop ------------------------------------------------------ */
 
+rcgc_gc_head_slot_t _rcgc_gc_heads[RCGC_GC_HEAD_COUNT];
+
 void _rcgc_gc_init(void) {
     _rcgc_gc_state_reset();
-    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) gc_list_init(&_rcgc_gc.generations[i].head);
-    gc_list_init(&_rcgc_gc.permanent.head);
+    /* the head area is index 0 of the segment table: links can name heads */
+    _rcgc_segtab[0] = (uintptr_t)_rcgc_gc_heads;
+    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) {
+        _rcgc_gc.generations[i].head = _rcgc_gc_head(RCGC_GC_HEAD_GEN0 + i);
+        gc_list_init(_rcgc_gc.generations[i].head);
+    }
+    _rcgc_gc.permanent.head = _rcgc_gc_head(RCGC_GC_HEAD_PERMANENT);
+    gc_list_init(_rcgc_gc.permanent.head);
 }
 
 /* Objects still tracked at shutdown (leaked cycles, objects the embedder
@@ -85,7 +93,7 @@ static void forget_list(gc_head_t *list) {
     while (g != list) {
         gc_head_t *next = GC_NEXT(g);
         rcgc_object_t *o = FROM_GC(g);
-        g->gc_next = g->gc_prev = 0;
+        gc_set_unlinked(g);
         o->ob_gc_bits &= RCGC_GCBIT_FINALIZED;
         g = next;
     }
@@ -97,8 +105,8 @@ void _rcgc_gc_fini(void) {
     _rcgc_gc_collect_main(RCGC_GC_NUM_GENERATIONS - 1, RCGC_GC_REASON_SHUTDOWN);
     _rcgc_gc_report_shutdown_garbage();
     _rcgc_gc_state_release();
-    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) forget_list(&_rcgc_gc.generations[i].head);
-    forget_list(&_rcgc_gc.permanent.head);
+    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) forget_list(_rcgc_gc.generations[i].head);
+    forget_list(_rcgc_gc.permanent.head);
     _rcgc_gc.initialized = false;
 }
 
@@ -114,22 +122,22 @@ static void set_frozen(gc_head_t *list, bool frozen) {
 void rcgc_gc_freeze(void) {
     if (!_rcgc_gc.initialized) return;
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) {
-        gc_head_t *h = &_rcgc_gc.generations[i].head;
+        gc_head_t *h = _rcgc_gc.generations[i].head;
         set_frozen(h, true);
-        gc_list_merge(h, &_rcgc_gc.permanent.head);
+        gc_list_merge(h, _rcgc_gc.permanent.head);
         _rcgc_gc.generations[i].count = 0;
     }
 }
 
 void rcgc_gc_unfreeze(void) {
     if (!_rcgc_gc.initialized) return;
-    set_frozen(&_rcgc_gc.permanent.head, false);
-    gc_list_merge(&_rcgc_gc.permanent.head, &_rcgc_gc.generations[RCGC_GC_NUM_GENERATIONS - 1].head);
+    set_frozen(_rcgc_gc.permanent.head, false);
+    gc_list_merge(_rcgc_gc.permanent.head, _rcgc_gc.generations[RCGC_GC_NUM_GENERATIONS - 1].head);
 }
 
 size_t rcgc_gc_get_freeze_count(void) {
     if (!_rcgc_gc.initialized) return 0;
-    return (size_t)gc_list_size(&_rcgc_gc.permanent.head);
+    return (size_t)gc_list_size(_rcgc_gc.permanent.head);
 }
 
 /* ---- walks ------------------------------------------------------------------------- */
@@ -148,9 +156,9 @@ int rcgc_gc_get_objects(int generation, rcgc_object_visit_fn fn, void *arg) {
     if (generation < -1 || generation >= RCGC_GC_NUM_GENERATIONS)
         return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_get_objects: generation must be -1 or 0..2");
     if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_get_objects: rcgc is not initialized");
-    if (generation >= 0) return walk_list(&_rcgc_gc.generations[generation].head, fn, arg);
+    if (generation >= 0) return walk_list(_rcgc_gc.generations[generation].head, fn, arg);
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) {
-        int r = walk_list(&_rcgc_gc.generations[i].head, fn, arg);
+        int r = walk_list(_rcgc_gc.generations[i].head, fn, arg);
         if (r) return r;
     }
     return 0;
@@ -184,8 +192,8 @@ int rcgc_gc_visit_objects(rcgc_object_visit_fn fn, void *arg) {
     _rcgc_gc.enabled = false;
     int r = 0;
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS && !r; i++)
-        r = visit_list_owned(&_rcgc_gc.generations[i].head, fn, arg);
-    if (!r) r = visit_list_owned(&_rcgc_gc.permanent.head, fn, arg);
+        r = visit_list_owned(_rcgc_gc.generations[i].head, fn, arg);
+    if (!r) r = visit_list_owned(_rcgc_gc.permanent.head, fn, arg);
     _rcgc_gc.enabled = was_enabled;
     return r;
 }
@@ -207,7 +215,7 @@ int rcgc_gc_get_referrers(rcgc_object_t *const *objs, size_t n, rcgc_object_visi
     if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_get_referrers: rcgc is not initialized");
     referrer_query_t q = { objs, n };
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) {
-        gc_head_t *list = &_rcgc_gc.generations[i].head, *next;
+        gc_head_t *list = _rcgc_gc.generations[i].head, *next;
         for (gc_head_t *g = GC_NEXT(list); g != list; g = next) {
             next = GC_NEXT(g);
             rcgc_object_t *o = FROM_GC(g);

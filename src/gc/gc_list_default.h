@@ -1,6 +1,8 @@
 /* gc/gc_list_default.h - generation lists of the default build: circular
- * doubly linked lists threaded through the pre-header (rcgc_gc_head_t) of
- * every tracked object, plus the scratch-bit accessors of a collection.
+ * doubly linked lists threaded through the 8-byte pre-header (rcgc_gc_head_t:
+ * two 32-bit compressed links) of every tracked object, plus the scratch-bit
+ * accessors of a collection. Every read or write of the pre-header's words
+ * goes through the functions and macros of this file.
  *
  * Life cycle of the header words (default build):
  *
@@ -22,36 +24,103 @@
 #define RCGC_GC_LIST_DEFAULT_H
 
 #include "gc/gc_state.h"
+#include "internal/alloc_internal.h"
 
 typedef rcgc_gc_head_t gc_head_t;
 
-#define GC_NEXT(g) ((gc_head_t *)(g)->gc_next)
-#define GC_PREV(g) ((gc_head_t *)(g)->gc_prev)
+/* ---- compressed links --------------------------------------------------------
+ * A link (gc_link_t, 32 bits) names a head by where the 16-byte aligned
+ * address just after it (the object, or a head slot's end) lies:
+ *     (segment index << 18) | (offset in the 4 MiB segment >> 4)
+ * Segment index 1..16383: a pool segment (_rcgc_segtab, alloc_internal.h);
+ * index 0: the list-head area _rcgc_gc_heads (gc_state.h). Link 0 is never a
+ * head: "untracked". Decoding is one table load, a shift and an add. */
+typedef uint32_t gc_link_t;
+#define GC_LINK_GRANULE_BITS 18
+#define GC_LINK_GRANULE_MASK (((uint32_t)1 << GC_LINK_GRANULE_BITS) - 1)
+_Static_assert(RCGC_SEGTAB_BITS + GC_LINK_GRANULE_BITS == 32, "a link is 32 bits");
+_Static_assert(((uintptr_t)1 << (GC_LINK_GRANULE_BITS + 4)) == ((uintptr_t)4 << 20),
+               "granules cover a 4 MiB segment");
+
+static inline gc_head_t *gc_link_head(gc_link_t l) {
+    uintptr_t base = _rcgc_segtab[l >> GC_LINK_GRANULE_BITS];
+    return (gc_head_t *)(base + ((uintptr_t)(l & GC_LINK_GRANULE_MASK) << 4) - sizeof(gc_head_t));
+}
+/* The link of an object's pre-header (the object is in a pool segment). */
+static inline gc_link_t gc_obj_link(const gc_head_t *g) {
+    uintptr_t a = (uintptr_t)g + sizeof(gc_head_t);
+    return (_rcgc_segment_index((const void *)a) << GC_LINK_GRANULE_BITS) |
+           (gc_link_t)((a & (((uintptr_t)4 << 20) - 1)) >> 4);
+}
+/* The link of a list head (a slot of _rcgc_gc_heads). */
+static inline gc_link_t gc_list_link(const gc_head_t *list) {
+    return (gc_link_t)(((uintptr_t)list + sizeof(gc_head_t) - (uintptr_t)_rcgc_gc_heads) >> 4);
+}
+static inline bool gc_is_list_head(const gc_head_t *g) {
+    return (uintptr_t)g - (uintptr_t)_rcgc_gc_heads < sizeof _rcgc_gc_heads;
+}
+/* The link of either (slow paths: checks). */
+static inline gc_link_t gc_any_link(const gc_head_t *g) {
+    return gc_is_list_head(g) ? gc_list_link(g) : gc_obj_link(g);
+}
+
+#define GC_NEXT(g) gc_link_head((g)->gc_next)
+#define GC_PREV(g) gc_link_head((g)->gc_prev)
 #define AS_GC(o) _rcgc_as_gc(o)
 #define FROM_GC(g) _rcgc_from_gc(g)
 
+/* ---- the header words ---------------------------------------------------------- */
+static inline bool gc_is_linked(const gc_head_t *g) { return g->gc_next != 0; }
+static inline void gc_set_unlinked(gc_head_t *g) { g->gc_next = g->gc_prev = 0; }
+/* gc_refs (update_refs..move_unreachable, and the heap check's counter):
+ * 32 bits, as reference counts are in the default build. */
+static inline uint32_t gc_get_refs(const gc_head_t *g) { return g->gc_prev; }
+static inline void gc_set_refs(gc_head_t *g, uint32_t refs) { g->gc_prev = refs; }
+static inline void gc_dec_refs(gc_head_t *g) { g->gc_prev--; }
+static inline void gc_inc_refs(gc_head_t *g) { g->gc_prev++; }
+/* Raw link words, for walks that carry a member's link along (no re-encoding). */
+static inline gc_link_t gc_next_link(const gc_head_t *g) { return g->gc_next; }
+static inline void gc_set_next_link(gc_head_t *g, gc_link_t l) { g->gc_next = l; }
+static inline void gc_set_prev_link(gc_head_t *g, gc_link_t l) { g->gc_prev = l; }
+
+/* ---- lists ------------------------------------------------------------------------ */
 static inline void gc_list_init(gc_head_t *list) {
-    list->gc_next = list->gc_prev = (uintptr_t)list;
+    list->gc_next = list->gc_prev = gc_list_link(list);
 }
 
 static inline bool gc_list_is_empty(const gc_head_t *list) {
-    return list->gc_next == (uintptr_t)list;
+    return list->gc_next == gc_list_link(list);
 }
 
-/* Append node at the tail of list. */
-static inline void gc_list_append(gc_head_t *node, gc_head_t *list) {
+/* Append node, whose link is node_link, at the tail of list. */
+static inline void gc_list_append_linked(gc_head_t *node, gc_link_t node_link, gc_head_t *list) {
     gc_head_t *last = GC_PREV(list);
-    last->gc_next = (uintptr_t)node;
-    node->gc_prev = (uintptr_t)last;
-    node->gc_next = (uintptr_t)list;
-    list->gc_prev = (uintptr_t)node;
+    last->gc_next = node_link;
+    node->gc_prev = list->gc_prev;
+    node->gc_next = gc_list_link(list);
+    list->gc_prev = node_link;
+}
+
+/* Append node (an object's pre-header) at the tail of list. */
+static inline void gc_list_append(gc_head_t *node, gc_head_t *list) {
+    gc_list_append_linked(node, gc_obj_link(node), list);
+}
+
+/* Append node at the tail of a list that is linked forward only (during
+ * move_unreachable): list->gc_prev still names the tail; node->gc_prev is
+ * left alone (it holds gc_refs). */
+static inline void gc_list_append_forward(gc_head_t *node, gc_head_t *list) {
+    gc_link_t l = gc_obj_link(node);
+    GC_PREV(list)->gc_next = l;
+    node->gc_next = gc_list_link(list);
+    list->gc_prev = l;
 }
 
 /* Unlink node (its words are left stale; callers reset or relink them). */
 static inline void gc_list_unlink(gc_head_t *node) {
     gc_head_t *prev = GC_PREV(node), *next = GC_NEXT(node);
-    prev->gc_next = (uintptr_t)next;
-    next->gc_prev = (uintptr_t)prev;
+    prev->gc_next = node->gc_next;
+    next->gc_prev = node->gc_prev;
 }
 
 /* Move node from whatever list it is in to the tail of list. */
@@ -65,10 +134,10 @@ static inline void gc_list_merge(gc_head_t *from, gc_head_t *to) {
     if (gc_list_is_empty(from)) return;
     gc_head_t *to_tail = GC_PREV(to);
     gc_head_t *first = GC_NEXT(from), *last = GC_PREV(from);
-    to_tail->gc_next = (uintptr_t)first;
-    first->gc_prev = (uintptr_t)to_tail;
-    to->gc_prev = (uintptr_t)last;
-    last->gc_next = (uintptr_t)to;
+    to_tail->gc_next = from->gc_next;
+    first->gc_prev = to->gc_prev;
+    to->gc_prev = from->gc_prev;
+    last->gc_next = gc_list_link(to);
     gc_list_init(from);
 }
 

@@ -10,7 +10,8 @@
  *
  * Invariants (default build, outside a collection):
  *  - generations[g].head and permanent.head are circular doubly linked lists
- *    of rcgc_gc_head_t; the heads never carry flags and are never objects.
+ *    of rcgc_gc_head_t, linked by compressed links (gc_list_default.h); the
+ *    heads live in _rcgc_gc_heads, never carry flags and are never objects.
  *  - every object linked into one of them is of a GC type and has
  *    RCGC_GCBIT_TRACKED; an object is in exactly one list; TRACKED without a
  *    list (gc_next == 0) never happens, and gc_next == 0 means untracked.
@@ -29,9 +30,39 @@
 
 #include "internal/gc_internal.h"
 
+#ifndef RCGC_FREE_THREADED
+/* List heads (default build). A compressed link must be able to name a list
+ * head as well as an object, so every head lives in one static area that
+ * the collector registers as index 0 of the allocator's segment table
+ * (_rcgc_segtab[0], set by _rcgc_gc_init): slot k is 16 bytes, 16-byte
+ * aligned, its head in its last 8 bytes, exactly as an object's pre-header
+ * sits before a 16-byte aligned object; its link is k + 1 (never 0).
+ * The generation heads and the permanent generation are permanent slots;
+ * the temporary lists of a collection (formerly on the collector's stack)
+ * have fixed slots too: a collection never nests. */
+enum {
+    RCGC_GC_HEAD_GEN0 = 0, /* .. RCGC_GC_HEAD_GEN0 + RCGC_GC_NUM_GENERATIONS - 1 */
+    RCGC_GC_HEAD_PERMANENT = RCGC_GC_NUM_GENERATIONS,
+    RCGC_GC_HEAD_UNREACHABLE, /* collect_generation */
+    RCGC_GC_HEAD_FINALIZERS,  /* collect_generation */
+    RCGC_GC_HEAD_FINAL,       /* collect_generation: final_unreachable */
+    RCGC_GC_HEAD_WRCB,        /* _rcgc_gc_handle_weakref_callbacks */
+    RCGC_GC_HEAD_SEEN,        /* _rcgc_gc_finalize_garbage */
+    RCGC_GC_HEAD_COUNT
+};
+typedef struct rcgc_gc_head_slot {
+    uint64_t unused;     /* what would be the object's granule before it */
+    rcgc_gc_head_t head; /* at slot + 8 */
+} __attribute__((aligned(16))) rcgc_gc_head_slot_t;
+_Static_assert(sizeof(rcgc_gc_head_slot_t) == 16, "head slots are one granule");
+RCGC_INTERNAL extern rcgc_gc_head_slot_t _rcgc_gc_heads[RCGC_GC_HEAD_COUNT];
+static inline rcgc_gc_head_t *_rcgc_gc_head(int k) { return &_rcgc_gc_heads[k].head; }
+#endif
+
 typedef struct rcgc_generation {
 #ifndef RCGC_FREE_THREADED
-    rcgc_gc_head_t head; /* circular list of tracked objects; head never carries flags */
+    rcgc_gc_head_t *head; /* circular list of tracked objects (a slot of _rcgc_gc_heads, set by
+                             _rcgc_gc_init); the head never carries flags */
 #endif
     int threshold;
     intptr_t count;

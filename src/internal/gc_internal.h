@@ -1,8 +1,8 @@
 /* internal/gc_internal.h - the collector's interface to the layers below it.
  *
  * Default build: every object of a GC type is preceded by a pre-header of
- * RCGC_GC_PREHEADER_SIZE bytes that belongs to the collector (generation list
- * linkage). The object layer allocates it and otherwise never looks inside.
+ * RCGC_GC_PREHEADER_SIZE (8) bytes that belongs to the collector (generation
+ * list linkage), lives in a pool segment, and is 16-byte aligned. The object layer allocates it and otherwise never looks inside.
  * Free-threaded build: no pre-header; tracked objects are found by walking
  * the GC heap (RCGC_HEAP_GC) and flagged by RCGC_GCBIT_TRACKED.
  */
@@ -14,12 +14,18 @@
 #ifdef RCGC_FREE_THREADED
 #define RCGC_GC_PREHEADER_SIZE 0
 #else
-/* The collector's linkage, immediately before the object. */
+/* The collector's linkage, immediately before the object: two compressed
+ * links of 32 bits (gc/gc_list_default.h). A link names a list member by
+ * (pool segment index << 18) | (16-byte granule of its object in the
+ * segment); 0 is no link. The object is 16-byte aligned (GC blocks start at
+ * 8 mod 16, RCGC_GC_BLOCK_OFFSET), so the pre-header is the last 8 bytes of
+ * the granule before it. Access the words only through gc_list_default.h. */
 typedef struct rcgc_gc_head {
-    uintptr_t gc_next; /* next head in the generation list; 0 = untracked */
-    uintptr_t gc_prev; /* previous head; collector scratch during a collection */
+    uint32_t gc_next; /* link to the next head in the generation list; 0 = untracked */
+    uint32_t gc_prev; /* link to the previous head; gc_refs during detection */
 } rcgc_gc_head_t;
-#define RCGC_GC_PREHEADER_SIZE 16
+#define RCGC_GC_PREHEADER_SIZE 8
+_Static_assert(sizeof(rcgc_gc_head_t) == RCGC_GC_PREHEADER_SIZE, "pre-header size");
 static inline rcgc_gc_head_t *_rcgc_as_gc(const rcgc_object_t *o) {
     return (rcgc_gc_head_t *)((char *)o - sizeof(rcgc_gc_head_t));
 }

@@ -47,6 +47,16 @@ static rcgc_object_t *object_alloc(const rcgc_type_t *type, size_t size) {
     if (!block) return NULL; /* RCGC_ENOMEM already set */
     memset(block, 0, total);
     rcgc_object_t *o = (rcgc_object_t *)(block + pre);
+#ifndef RCGC_FREE_THREADED
+    /* the collector's compressed links name GC objects by 16-byte granule
+     * (gc/gc_list_default.h): an OBJ hook that shifts the block it gets from
+     * the previous allocator by other than a multiple of 16 cannot serve them */
+    if (gc && RCGC_UNLIKELY(((uintptr_t)o & 15) != 0)) {
+        _rcgc_free_object(block, RCGC_HEAP_GC);
+        return _rcgc_fail_null(RCGC_ENOTSUP, "an OBJ allocator hook must keep objects of GC "
+                                             "types 16-byte aligned (block 8 mod 16)");
+    }
+#endif
     _rcgc_header_init(o, type);
     live_count_add(1);
     if (gc) {

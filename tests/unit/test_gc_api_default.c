@@ -380,8 +380,8 @@ static void check_heap_detects_broken_link(void **state) {
     gcm_begin();
     rcgc_object_t *a = gcm_node("a"), *b = gcm_node("b");
     rcgc_gc_head_t *ga = (rcgc_gc_head_t *)((char *)a - sizeof(rcgc_gc_head_t));
-    uintptr_t saved = ga->gc_prev;
-    ga->gc_prev = (uintptr_t)ga; /* wrong back link */
+    uint32_t saved = ga->gc_prev;
+    ga->gc_prev = ga->gc_next; /* wrong back link (names b, not the list head) */
     capture_start();
     size_t problems = rcgc_gc_check_heap();
     capture_stop();
