@@ -37,7 +37,8 @@ RCGC_NOINLINE __attribute__((noreturn, cold)) static void tracked_with_zero_coun
  * objects still carry it from the first partition. */
 static intptr_t update_refs(gc_head_t *base) {
     intptr_t n = 0;
-    for (gc_head_t *g = GC_NEXT(base); g != base; g = GC_NEXT(g)) {
+    gc_decoder_t d = gc_decoder();
+    for (gc_head_t *g = gc_decode(&d, gc_next_link(base)); g != base; g = gc_decode(&d, gc_next_link(g))) {
         rcgc_object_t *o = FROM_GC(g);
         uint32_t refs = (uint32_t)rcgc_refcnt(o);
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(o);
@@ -61,7 +62,8 @@ static int visit_decref(rcgc_object_t *child, void *parent) {
 /* Subtract the references between members of the set: afterwards gc_refs is
  * the number of references from outside it. */
 static void subtract_refs(gc_head_t *base) {
-    for (gc_head_t *g = GC_NEXT(base); g != base; g = GC_NEXT(g)) {
+    gc_decoder_t d = gc_decoder();
+    for (gc_head_t *g = gc_decode(&d, gc_next_link(base)); g != base; g = gc_decode(&d, gc_next_link(g))) {
         rcgc_object_t *o = FROM_GC(g);
         o->ob_type->traverse(o, visit_decref, o);
     }
@@ -109,8 +111,9 @@ static void move_unreachable(gc_head_t *young, gc_head_t *unreachable, detect_co
     const gc_link_t young_link = gc_list_link(young);
     gc_head_t *prev = young;
     gc_link_t prev_link = young_link, link = gc_next_link(young);
+    gc_decoder_t d = gc_decoder();
     while (link != young_link) {
-        gc_head_t *g = gc_link_head(link);
+        gc_head_t *g = gc_decode(&d, link);
         rcgc_object_t *o = FROM_GC(g);
         if (gc_get_refs(g)) {
             const rcgc_type_t *t = o->ob_type;

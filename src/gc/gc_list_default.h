@@ -46,6 +46,27 @@ static inline gc_head_t *gc_link_head(gc_link_t l) {
     uintptr_t base = _rcgc_segtab[l >> GC_LINK_GRANULE_BITS];
     return (gc_head_t *)(base + ((uintptr_t)(l & GC_LINK_GRANULE_MASK) << 4) - sizeof(gc_head_t));
 }
+/* Decoding in a list walk: consecutive members are mostly in the same
+ * segment, so a one-entry cache of (index, base) turns the table load on the
+ * walk's critical path (link -> table -> next link) into a well-predicted
+ * compare; the young collection's in-cache walks are latency bound. */
+typedef struct gc_decoder {
+    uint32_t index;
+    uintptr_t base;
+} gc_decoder_t;
+static inline gc_decoder_t gc_decoder(void) {
+    gc_decoder_t d = { 0, _rcgc_segtab[0] };
+    return d;
+}
+static inline gc_head_t *gc_decode(gc_decoder_t *d, gc_link_t l) {
+    uint32_t i = l >> GC_LINK_GRANULE_BITS;
+    if (RCGC_UNLIKELY(i != d->index)) {
+        d->index = i;
+        d->base = _rcgc_segtab[i];
+    }
+    return (gc_head_t *)(d->base + ((uintptr_t)(l & GC_LINK_GRANULE_MASK) << 4) - sizeof(gc_head_t));
+}
+
 /* The link of an object's pre-header (the object is in a pool segment). */
 static inline gc_link_t gc_obj_link(const gc_head_t *g) {
     uintptr_t a = (uintptr_t)g + sizeof(gc_head_t);
