@@ -191,6 +191,55 @@ static void test_replacing_hook_rejected_for_gc_objects(void **state) {
     assert_int_equal(rcgc_alloc_set_allocator(RCGC_DOMAIN_OBJ, &prev), 0);
 }
 
+/* A hook that wraps but shifts the block by 8 bytes: GC objects would lose
+ * their 16-byte alignment, which the collector's compressed links need
+ * (default build; the free-threaded build has no pre-header). */
+#ifndef RCGC_FREE_THREADED
+static rcgc_allocator_t shift_prev;
+static long shift_live;
+static void *shift_malloc(void *ctx, size_t n) {
+    (void)ctx;
+    char *p = shift_prev.malloc(shift_prev.ctx, n + 8);
+    if (p) shift_live++;
+    return p ? p + 8 : NULL;
+}
+static void *shift_calloc(void *ctx, size_t a, size_t b) { return shift_malloc(ctx, a * b); }
+static void *shift_realloc(void *ctx, void *p, size_t n) {
+    (void)ctx, (void)p, (void)n;
+    return NULL;
+}
+static void shift_free(void *ctx, void *p) {
+    (void)ctx;
+    if (!p) return;
+    shift_live--;
+    shift_prev.free(shift_prev.ctx, (char *)p - 8);
+}
+
+static int no_traverse(rcgc_object_t *o, rcgc_visit_fn v, void *a) { (void)o, (void)v, (void)a; return 0; }
+static const rcgc_type_t shifted_gc_type = { .name = "shifted", .basic_size = sizeof(rcgc_object_t),
+                                             .flags = RCGC_TYPE_GC, .traverse = no_traverse };
+
+static void test_misaligning_hook_rejected_for_gc_objects(void **state) {
+    (void)state;
+    rcgc_allocator_t mine = { NULL, shift_malloc, shift_calloc, shift_realloc, shift_free };
+    rcgc_alloc_get_allocator(RCGC_DOMAIN_OBJ, &shift_prev);
+    assert_int_equal(rcgc_alloc_set_allocator(RCGC_DOMAIN_OBJ, &mine), 0);
+    size_t live = rcgc_object_live_count();
+    rcgc_error_clear();
+    assert_null(rcgc_object_new(&shifted_gc_type));
+    assert_int_equal(rcgc_last_error(), RCGC_ENOTSUP);
+    assert_non_null(strstr(rcgc_last_error_message(), "16-byte aligned"));
+    assert_int_equal(shift_live, 0); /* the block was given back */
+    assert_int_equal(rcgc_object_live_count(), live);
+    assert_int_equal(rcgc_alloc_set_allocator(RCGC_DOMAIN_OBJ, &shift_prev), 0);
+}
+#else
+static void test_misaligning_hook_rejected_for_gc_objects(void **state) {
+    (void)state;
+    skip();
+}
+#endif
+
 static void test_set_allocator_invalid(void **state) {
     (void)state;
     rcgc_allocator_t a;
@@ -338,6 +387,7 @@ int main(void) {
         cmocka_unit_test(test_enomem),
         cmocka_unit_test(test_wrap_obj_counting),
         cmocka_unit_test(test_replacing_hook_rejected_for_gc_objects),
+        cmocka_unit_test(test_misaligning_hook_rejected_for_gc_objects),
         cmocka_unit_test(test_set_allocator_invalid),
         cmocka_unit_test(test_mode_fixed_after_init),
         cmocka_unit_test(test_fail_after_n),

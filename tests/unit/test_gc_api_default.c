@@ -376,6 +376,57 @@ static void check_heap_sound_and_too_small(void **state) {
     assert_int_equal(gcm_collect(2), 2);
 }
 
+/* Compressed links (8-byte pre-header): objects of every allocation size
+ * class (small, medium, large page run, huge own mapping) are 16-byte
+ * aligned, linked, checked and collected as one cycle. */
+typedef struct sized_node {
+    rcgc_var_object_t ob;
+    rcgc_object_t *next;
+    char items[];
+} sized_node_t;
+static int sized_traverse(rcgc_object_t *self, rcgc_visit_fn visit, void *arg) {
+    RCGC_VISIT(((sized_node_t *)self)->next, visit, arg);
+    return 0;
+}
+static int sized_clear(rcgc_object_t *self) {
+    RCGC_CLEAR(((sized_node_t *)self)->next);
+    return 0;
+}
+static const rcgc_type_t sized_type = {
+    .name = "sized", .basic_size = sizeof(sized_node_t), .item_size = 1, .flags = RCGC_TYPE_GC,
+    .traverse = sized_traverse, .clear = sized_clear,
+};
+
+static void compact_links_every_size_class(void **state) {
+    (void)state;
+    gcm_begin();
+    assert_int_equal(RCGC_GC_PREHEADER_SIZE, 8);
+    assert_int_equal(sizeof(rcgc_gc_head_t), 8);
+    static const size_t sizes[] = { 0, 24, 2000, 100000, (size_t)3 << 20 };
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    rcgc_object_t *o[N];
+    size_t live0 = rcgc_object_live_count();
+    for (int i = 0; i < N; i++) {
+        o[i] = rcgc_object_new_var(&sized_type, sizes[i]);
+        assert_non_null(o[i]);
+        assert_int_equal((uintptr_t)o[i] % 16, 0);
+        assert_true(rcgc_gc_is_tracked(o[i]));
+        assert_int_not_equal(_rcgc_as_gc(o[i])->gc_next, 0);
+        memset(((sized_node_t *)o[i])->items, 0x5A, sizes[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        rcgc_incref(o[(i + 1) % N]);
+        ((sized_node_t *)o[i])->next = o[(i + 1) % N];
+    }
+    assert_int_equal(rcgc_gc_check_heap(), 0);
+    assert_int_equal(gcm_collect(2), 0); /* all reachable: survive, promoted */
+    assert_int_equal(rcgc_gc_check_heap(), 0);
+    for (int i = 0; i < N; i++) rcgc_decref(o[i]);
+    assert_int_equal(gcm_collect(2), N);
+    assert_int_equal(rcgc_object_live_count(), live0);
+    assert_int_equal(rcgc_gc_check_heap(), 0);
+}
+
 static void check_heap_detects_broken_link(void **state) {
     gcm_begin();
     rcgc_object_t *a = gcm_node("a"), *b = gcm_node("b");
@@ -434,6 +485,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(debug_uncollectable_lines, gcm_setup, gcm_teardown),
         cmocka_unit_test_setup_teardown(check_heap_sound_and_too_small, gcm_setup, gcm_teardown),
         cmocka_unit_test_setup_teardown(check_heap_detects_broken_link, gcm_setup, gcm_teardown),
+        cmocka_unit_test_setup_teardown(compact_links_every_size_class, gcm_setup, gcm_teardown),
         cmocka_unit_test(shutdown_report_and_not_initialized),
     };
     return cmocka_run_group_tests(tests, rcgc_test_setup_runtime, rcgc_test_teardown_runtime);
