@@ -822,9 +822,12 @@ static void mode_object_bytes(void) {
     memset(arr, 0, (size_t)n * sizeof *arr); /* touch the pointer array first */
     g_roots = arr;
     size_t rss0 = bench_rss();
-    /* two pointer fields of payload (16 bytes), so that no size-class rounding
-     * hides in the figure: rcgc and CPython objects are then 48 bytes with a
-     * 16-byte header and 16 bytes of collector linkage */
+    /* two pointer fields of payload (16 bytes): CPython's objects are then
+     * exactly 48 bytes (16-byte header, 16 bytes of collector linkage), no
+     * size-class rounding. rcgc's are 40 (16-byte header, 8-byte compressed
+     * linkage) and round up to the 48-byte class: with this payload the
+     * figure does not show rcgc's smaller linkage (a 24-byte payload would:
+     * 48 B for rcgc, 64 B for CPython; see docs/design/gc.md) */
     for (long i = 0; i < n; i++) {
         arr[i] = new_node2();
         BENCH_CHECK(arr[i], "allocation failed");
