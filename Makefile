@@ -4,6 +4,7 @@
 #   make                 build both flavours (build/default, build/ft)
 #   make check           install test dependencies, build default + free-threaded
 #                        (debug checks on) + ASan/UBSan + TSan, run every test,
+#                        again under the debug allocator (RCGC_MALLOC=debug),
 #                        run the allocator tests under Valgrind memcheck,
 #                        and check that an installed copy is usable via pkg-config
 #   make demo            build and run the demo
@@ -19,7 +20,7 @@ CMAKE_COMMON := -DRCGC_WERROR=ON
 TEST_DEPS  := cmake gcc make pkg-config libcmocka-dev valgrind
 DEMO_DEPS  := cmake gcc make pkg-config
 
-.PHONY: memcheck all default ft check check-default check-ft check-asan check-tsan check-memcheck check-install \
+.PHONY: memcheck all default ft check check-default check-ft check-asan check-tsan check-memcheck check-debugalloc check-install \
         demo install bench deps-test deps-demo clean
 
 all: default ft
@@ -51,11 +52,15 @@ define run_suite
 	cd $(BUILD)/$(1) && ctest --output-on-failure -j $(JOBS) $(3)
 endef
 
-check: deps-test check-default check-ft check-asan check-tsan check-memcheck check-install
+check: deps-test check-default check-debugalloc check-ft check-asan check-tsan check-memcheck check-install
 	@echo "make check: all suites passed"
 
 check-default:
 	$(call run_suite,check-default,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRCGC_DEBUG=2)
+# The same default-build tests again with the debug allocator under every
+# domain (guards, fills, serials, quarantine): RCGC_MALLOC=debug.
+check-debugalloc: check-default
+	cd $(BUILD)/check-default && RCGC_MALLOC=debug ctest --output-on-failure -j $(JOBS)
 check-ft:
 	$(call run_suite,check-ft,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRCGC_DEBUG=2 -DRCGC_FREE_THREADED=ON)
 check-asan:
