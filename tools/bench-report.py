@@ -203,8 +203,12 @@ def targets(R, quick):
     cp = R.get("young_pause_10m", "rcgc", "pause_cpu_p99")
     if cp and out[-1]["status"] in ("met", "not met"):
         out[-1]["note"] = "thread CPU time p99 %s us (excludes time descheduled by other processes)" % fmt(cp["value"])
-    abs_target(G, "memory per tracked object ≤ 24 bytes of header+linkage (RSS per object − 16-byte payload)", "gc_object_bytes",
-               "rcgc", "overhead_per_object", 24, peers=("cpython", "bdwgc"))
+    abs_target(G, "memory per tracked object ≤ 24 bytes of header+linkage (RSS per object − payload, smallest over payloads 8/16/24/32)",
+               "gc_object_bytes", "rcgc", "overhead_per_object", 24, peers=("cpython", "bdwgc"))
+    om = [(p, R.get("gc_object_bytes", p, "overhead_mean")) for p in ("rcgc", "cpython", "bdwgc")]
+    if om[0][1] and out[-1]["status"] in ("met", "not met"):
+        out[-1]["note"] = "mean over the four payloads, size-class rounding included: " + ", ".join(
+            "%s %s B" % (p, fmt(x["value"])) for p, x in om if x)
 
     G = "free-threaded"
     a, b = R.get("incref_decref", "rcgc_t", "time_per_pair"), R.get("incref_decref", "rcgc", "time_per_pair")
