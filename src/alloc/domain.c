@@ -11,6 +11,7 @@
  * allocation in the default mode calls the pool directly.
  */
 #include "internal/alloc_debug.h"
+#include "internal/alloc_types.h"
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -73,8 +74,17 @@ void _rcgc_alloc_set_intercept(unsigned bit, bool on) {
     pthread_mutex_unlock(&fast_lock);
 }
 
+/* A relaxed byte load; on x86-64 written as one compare with memory (GCC
+ * turns the atomic load into a load, a test and a branch: one instruction
+ * more on every entry point's fast path). */
 static inline bool is_fast(rcgc_domain_t d) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    bool on;
+    __asm__("cmpb $0, %1" : "=@ccne"(on) : "m"(fast[d]));
+    return RCGC_LIKELY(on);
+#else
     return RCGC_LIKELY(__atomic_load_n(&fast[d], __ATOMIC_RELAXED) != 0);
+#endif
 }
 
 /* ---- base allocators -----------------------------------------------------
@@ -386,15 +396,34 @@ static RCGC_NOINLINE void table_free(rcgc_domain_t d, void *p) {
     a->free(a->ctx, p);
 }
 
-/* Fast path: one byte load, then the base itself. */
-static inline void *dom_malloc(rcgc_domain_t d, size_t n) {
+/* Everything but the inlined pool fast paths: the table, the hooks, the
+ * debug layer, tracing, failure injection, and the pool's own slow paths. */
+/* (argument order: the fast path hands its own arguments on unmoved) */
+static RCGC_NOINLINE void *dom_malloc_slow(size_t n, rcgc_domain_t d) {
     if (is_fast(d)) return checked(direct_malloc(d, n));
     return table_malloc(d, n);
 }
 
-static inline void dom_free(rcgc_domain_t d, void *p) {
+static RCGC_NOINLINE void dom_free_slow(void *p, rcgc_domain_t d) {
     if (is_fast(d)) direct_free(d, p);
     else table_free(d, p);
+}
+
+/* Fast path: one byte load (fast[d]: default base, nothing intercepting),
+ * then, for the pooled domains, the pool's fast path inlined here, so a
+ * default-mode pair is two calls from the caller and no call inside the
+ * library. Anything else goes to the out-of-line slow paths above. */
+static inline void *dom_malloc(rcgc_domain_t d, size_t n) {
+    if (d != RCGC_DOMAIN_RAW && is_fast(d)) {
+        void *p = _rcgc_pool_try_malloc(n, d == RCGC_DOMAIN_MEM ? RCGC_HEAP_MEM : RCGC_HEAP_OBJECT);
+        if (RCGC_LIKELY(p != NULL)) return p;
+    }
+    return dom_malloc_slow(n, d);
+}
+
+static inline void dom_free(rcgc_domain_t d, void *p) {
+    if (d != RCGC_DOMAIN_RAW && is_fast(d) && _rcgc_pool_try_free(p)) return;
+    dom_free_slow(p, d);
 }
 
 static inline void *dom_calloc(rcgc_domain_t d, size_t x, size_t y) {
@@ -461,12 +490,7 @@ static RCGC_NOINLINE void *alloc_object_slow(size_t size, rcgc_heap_kind_t kind)
     return checked(p);
 }
 
-void *_rcgc_alloc_object(size_t size, rcgc_heap_kind_t kind) {
-    if (is_fast(RCGC_DOMAIN_OBJ)) return checked(_rcgc_pool_malloc(size, kind));
-    return alloc_object_slow(size, kind);
-}
-
-void _rcgc_free_object(void *block, rcgc_heap_kind_t kind) {
+static RCGC_NOINLINE void free_object_slow(void *block, rcgc_heap_kind_t kind) {
     if (is_fast(RCGC_DOMAIN_OBJ)) {
         _rcgc_pool_free(block);
         return;
@@ -477,6 +501,24 @@ void _rcgc_free_object(void *block, rcgc_heap_kind_t kind) {
     tl_kind = (int)kind;
     a->free(a->ctx, block);
     tl_kind = RCGC_KIND_NONE;
+}
+
+static RCGC_NOINLINE void *alloc_object_slow_fast_mode(size_t size, rcgc_heap_kind_t kind) {
+    return checked(_rcgc_pool_malloc(size, kind));
+}
+
+void *_rcgc_alloc_object(size_t size, rcgc_heap_kind_t kind) {
+    if (is_fast(RCGC_DOMAIN_OBJ)) {
+        void *p = _rcgc_pool_try_malloc(size, kind);
+        if (RCGC_LIKELY(p != NULL)) return p;
+        return alloc_object_slow_fast_mode(size, kind);
+    }
+    return alloc_object_slow(size, kind);
+}
+
+void _rcgc_free_object(void *block, rcgc_heap_kind_t kind) {
+    if (is_fast(RCGC_DOMAIN_OBJ) && _rcgc_pool_try_free(block)) return;
+    free_object_slow(block, kind);
 }
 
 /* ---- checks, init ------------------------------------------------------------ */

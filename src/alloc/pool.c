@@ -14,16 +14,8 @@
 
 void *_rcgc_pool_malloc(size_t size, rcgc_heap_kind_t kind) {
     RCGC_ASSERT((unsigned)kind < RCGC_HEAP_KINDS);
-    if (RCGC_LIKELY(size - 1 < RCGC_SMALL_MAX)) { /* 1..512; 0 wraps to the slow path */
-        rcgc_page_t *pg = _rcgc_tls_tld->heaps[kind].direct[(size - 1) >> 4];
-        rcgc_block_t *b = pg->free;
-        if (RCGC_LIKELY(b != NULL)) {
-            pg->free = _rcgc_block_next(b);
-            pg->used++;
-            _rcgc_track_block_alloc(b, pg->block_size, false);
-            return b;
-        }
-    }
+    void *b = _rcgc_pool_try_malloc(size, kind);
+    if (RCGC_LIKELY(b != NULL)) return b;
     return _rcgc_heap_malloc_generic(size, kind);
 }
 
@@ -46,10 +38,7 @@ RCGC_NOINLINE static void report_bad_block(const rcgc_page_t *pg, const void *p,
                       page_state_name(pg->state), (unsigned)pg->block_size);
 }
 
-static inline bool is_block_start(const rcgc_page_t *pg, const void *p) {
-    uint32_t i = _rcgc_block_index(pg, p);
-    return i < __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED) && _rcgc_page_blocks(pg) + (size_t)i * pg->block_size == (const uint8_t *)p;
-}
+static inline bool is_block_start(const rcgc_page_t *pg, const void *p) { return _rcgc_is_block_start(pg, p); }
 
 RCGC_NOINLINE static void report_double_free(const rcgc_page_t *pg, const void *p) {
     rcgc_fatal_object(NULL, "rcgc allocator: double free of %p (block size %u, %u live blocks in its page)",

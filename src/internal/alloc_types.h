@@ -289,6 +289,13 @@ static inline uint32_t _rcgc_block_index(const rcgc_page_t *pg, const void *p) {
     return (uint32_t)((off * pg->block_magic) >> 32);
 }
 
+/* Does p start a block of the SMALL page pg (carved so far)? */
+static inline bool _rcgc_is_block_start(const rcgc_page_t *pg, const void *p) {
+    uint32_t i = _rcgc_block_index(pg, p);
+    return i < __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED)
+           && _rcgc_page_blocks(pg) + (size_t)i * pg->block_size == (const uint8_t *)p;
+}
+
 /* ---- size classes ---------------------------------------------------------- */
 static inline unsigned _rcgc_size_class(size_t n) {
     if (n <= RCGC_SMALL_MAX) return n ? (unsigned)((n - 1) >> 4) : 0;
@@ -305,6 +312,50 @@ static inline size_t _rcgc_class_size(unsigned cls) {
 
 /* ---- the thread's heaps ------------------------------------------------------ */
 RCGC_INTERNAL extern RCGC_TLS rcgc_tld_t *_rcgc_tls_tld;
+
+/* ---- fast paths, inlined into the entry points ------------------------------ */
+/* The malloc fast path: a block of `kind` from the thread's current page of
+ * the class, or NULL when anything is unusual (size 0 or above the small
+ * classes, empty current page): the caller then calls _rcgc_pool_malloc,
+ * which takes the generic path. Inlined into rcgc_obj_malloc & co., so a
+ * default-mode allocation is one call frame (domain.c). */
+static inline void *_rcgc_pool_try_malloc(size_t size, rcgc_heap_kind_t kind) {
+    if (RCGC_LIKELY(size - 1 < RCGC_SMALL_MAX)) { /* 1..512; 0 wraps to the slow path */
+        rcgc_page_t *pg = _rcgc_tls_tld->heaps[kind].direct[(size - 1) >> 4];
+        rcgc_block_t *b = pg->free;
+        if (RCGC_LIKELY(b != NULL)) {
+            pg->free = _rcgc_block_next(b);
+            pg->used++;
+            _rcgc_track_block_alloc(b, pg->block_size, false);
+            return b;
+        }
+    }
+    return NULL;
+}
+
+/* The free fast path: the owner's free of a block of a small page that stays
+ * neither empty nor parked. Returns false, having changed nothing, for
+ * everything else (NULL, foreign pointers, other threads' pages, large
+ * blocks, a page about to empty or parked, a double free of the last freed
+ * block, a pointer that does not start a block in debug builds): the caller
+ * then calls _rcgc_pool_free, which reports what is wrong. */
+static inline bool _rcgc_pool_try_free(void *p) {
+    if (RCGC_UNLIKELY(!_rcgc_segmap_has((uintptr_t)p))) return false;
+    rcgc_page_t *pg = _rcgc_ptr_page(_rcgc_ptr_segment(p), p);
+    rcgc_block_t *b = p;
+    if (RCGC_LIKELY(__atomic_load_n(&pg->xowner, __ATOMIC_RELAXED) == _rcgc_tls_tld)
+        /* debug builds: a pointer inside a block goes to _rcgc_pool_free, which reports it */
+        && (rcgc_debug_level < 1 || _rcgc_is_block_start(pg, p))
+        /* signed: a parked page (bit 31 of used) fails like one about to empty */
+        && RCGC_LIKELY((int32_t)pg->used > 1 && b != pg->local_free)) {
+        _rcgc_track_block_free(b, pg->block_size);
+        _rcgc_block_set_next(b, pg->local_free);
+        pg->local_free = b;
+        pg->used--;
+        return true;
+    }
+    return false;
+}
 
 /* ---- cross-file internals, by defining file --------------------------------- */
 /* segment.c (caller holds the lock unless said otherwise) */
