@@ -146,6 +146,60 @@ void _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable, detect
     c->garbage.total = c->candidates - c->reachable;
 }
 
+/* ---- detection of a full collection: update_refs fused into subtract_refs ---- */
+
+/* When base holds every tracked object outside the permanent generation (the
+ * first detection of a full collection: every generation merged into base,
+ * no collector list in use yet), membership of the set needs no mark: a GC
+ * object is a member iff it is TRACKED and not FROZEN. COLLECTING then only
+ * says "gc_refs initialised", and is set lazily, by whichever comes first:
+ * the walk reaching the object (gc_refs := refcount) or the first internal
+ * reference to it (gc_refs := refcount - 1). One walk of the list instead of
+ * two; the result is the same gc_refs and COLLECTING on every member, and
+ * the same fatal reports in debug builds for a single bad count. */
+static int visit_decref_lazy(rcgc_object_t *child, void *parent) {
+    (void)parent;
+    unsigned bits = child->ob_gc_bits;
+    if (bits & RCGC_GCBIT_COLLECTING) {
+        if (!rcgc_object_is_gc(child)) return 0;
+        gc_head_t *g = AS_GC(child);
+        if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(gc_get_refs(g) == 0)) refcount_too_small(child);
+        gc_dec_refs(g);
+    } else if ((bits & (RCGC_GCBIT_TRACKED | RCGC_GCBIT_FROZEN)) == RCGC_GCBIT_TRACKED &&
+               rcgc_object_is_gc(child)) {
+        uint32_t refs = (uint32_t)rcgc_refcnt(child);
+        if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(child);
+        gc_set_refs(AS_GC(child), refs - 1);
+        child->ob_gc_bits = (uint8_t)((bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
+    }
+    return 0;
+}
+
+static intptr_t update_and_subtract_refs(gc_head_t *base) {
+    intptr_t n = 0;
+    gc_decoder_t d = gc_decoder();
+    for (gc_head_t *g = gc_decode(&d, gc_next_link(base)); g != base; g = gc_decode(&d, gc_next_link(g))) {
+        rcgc_object_t *o = FROM_GC(g);
+        unsigned bits = o->ob_gc_bits;
+        if (!(bits & RCGC_GCBIT_COLLECTING)) {
+            uint32_t refs = (uint32_t)rcgc_refcnt(o);
+            if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(o);
+            gc_set_refs(g, refs);
+            o->ob_gc_bits = (uint8_t)((bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
+        }
+        o->ob_type->traverse(o, visit_decref_lazy, o);
+        n++;
+    }
+    return n;
+}
+
+/* _rcgc_gc_deduce_unreachable for base = all tracked, non-frozen objects. */
+static void deduce_unreachable_full(gc_head_t *base, gc_head_t *unreachable, detect_counts_t *c) {
+    c->candidates = update_and_subtract_refs(base);
+    move_unreachable(base, unreachable, c);
+    c->garbage.total = c->candidates - c->reachable;
+}
+
 /* ---- survivors -------------------------------------------------------------- */
 
 /* CPython's untrack_tuples: objects of RCGC_TYPE_MAYBE_UNTRACK types that can
@@ -321,7 +375,8 @@ static collect_result_t collect_generation(int generation) {
                          ? _rcgc_gc.generations[generation + 1].head : young;
 
     detect_counts_t counts;
-    _rcgc_gc_deduce_unreachable(young, unreachable, &counts);
+    if (young == old) deduce_unreachable_full(young, unreachable, &counts);
+    else _rcgc_gc_deduce_unreachable(young, unreachable, &counts);
     r.candidates = counts.candidates;
     handle_survivors(young, old, generation, &counts);
 
