@@ -111,7 +111,7 @@ static void move_unreachable(gc_head_t *young, gc_head_t *unreachable, detect_co
     const gc_link_t young_link = gc_list_link(young);
     gc_head_t *prev = young;
     gc_link_t prev_link = young_link, link = gc_next_link(young);
-    gc_decoder_t d = gc_decoder();
+    gc_decoder_t d = gc_decoder(), du = gc_decoder();
     while (link != young_link) {
         gc_head_t *g = gc_decode(&d, link);
         rcgc_object_t *o = FROM_GC(g);
@@ -126,7 +126,12 @@ static void move_unreachable(gc_head_t *young, gc_head_t *unreachable, detect_co
             prev_link = link;
         } else {
             gc_set_next_link(prev, gc_next_link(g));
-            gc_list_append_linked(g, link, unreachable);
+            /* gc_list_append_linked, the tail decoded through a cache: the
+             * garbage moved out is mostly in one segment */
+            gc_set_next_link(gc_decode(&du, gc_prev_link(unreachable)), link);
+            gc_set_prev_link(g, gc_prev_link(unreachable));
+            gc_set_next_link(g, gc_list_link(unreachable));
+            gc_set_prev_link(unreachable, link);
             gc_set_bits(o, RCGC_GCBIT_UNREACHABLE);
             profile_garbage(&gp, o);
         }
@@ -305,8 +310,11 @@ static void handle_legacy_finalizers(gc_head_t *finalizers, gc_head_t *old) {
  * Objects die only through reference counting, which unlinks them. */
 static void delete_garbage(gc_head_t *collectable, gc_head_t *old) {
     bool saveall = (_rcgc_gc.debug & RCGC_GC_DEBUG_SAVEALL) != 0;
-    while (!gc_list_is_empty(collectable)) {
-        gc_head_t *g = GC_NEXT(collectable);
+    /* "is it still first" compares links: a link names one head */
+    const gc_link_t collectable_link = gc_list_link(collectable);
+    gc_decoder_t d = gc_decoder();
+    for (gc_link_t link; (link = gc_next_link(collectable)) != collectable_link;) {
+        gc_head_t *g = gc_decode(&d, link);
         rcgc_object_t *o = FROM_GC(g);
         RCGC_ASSERT_OBJ(o, rcgc_refcnt(o) > 0, "refcount is too small");
         if (saveall) {
@@ -316,7 +324,7 @@ static void delete_garbage(gc_head_t *collectable, gc_head_t *old) {
             if (o->ob_type->clear(o) != 0) rcgc_error_write_unraisable("clear of", o);
             rcgc_decref(o);
         }
-        if (GC_NEXT(collectable) == g) { /* still alive */
+        if (gc_next_link(collectable) == link) { /* still alive */
             gc_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE);
             gc_list_move(g, old);
         }

@@ -101,6 +101,7 @@ static inline void gc_dec_refs(gc_head_t *g) { g->gc_prev--; }
 static inline void gc_inc_refs(gc_head_t *g) { g->gc_prev++; }
 /* Raw link words, for walks that carry a member's link along (no re-encoding). */
 static inline gc_link_t gc_next_link(const gc_head_t *g) { return g->gc_next; }
+static inline gc_link_t gc_prev_link(const gc_head_t *g) { return g->gc_prev; }
 static inline void gc_set_next_link(gc_head_t *g, gc_link_t l) { g->gc_next = l; }
 static inline void gc_set_prev_link(gc_head_t *g, gc_link_t l) { g->gc_prev = l; }
 

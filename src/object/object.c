@@ -95,7 +95,8 @@ void rcgc_object_free(rcgc_object_t *o) {
     RCGC_ASSERT_OBJ(o, !(o->ob_flags & (RCGC_OBF_STATIC | RCGC_OBF_IMMORTAL)), "freeing an immortal object");
     bool gc = rcgc_type_is_gc(t);
     if (gc) {
-        rcgc_gc_untrack(o);
+        /* usually untracked already (the default dealloc untracks first) */
+        if (o->ob_gc_bits & RCGC_GCBIT_TRACKED) rcgc_gc_untrack(o);
         _rcgc_gc_on_free();
     }
     _rcgc_header_mark_dead(o);
