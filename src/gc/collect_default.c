@@ -166,12 +166,12 @@ static int visit_decref_lazy(rcgc_object_t *child, void *parent) {
     (void)parent;
     unsigned bits = child->ob_gc_bits;
     if (bits & RCGC_GCBIT_COLLECTING) {
-        if (!rcgc_object_is_gc(child)) return 0;
+        gc_check_member_type(child);
         gc_head_t *g = AS_GC(child);
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(gc_get_refs(g) == 0)) refcount_too_small(child);
         gc_dec_refs(g);
-    } else if ((bits & (RCGC_GCBIT_TRACKED | RCGC_GCBIT_FROZEN)) == RCGC_GCBIT_TRACKED &&
-               rcgc_object_is_gc(child)) {
+    } else if ((bits & (RCGC_GCBIT_TRACKED | RCGC_GCBIT_FROZEN)) == RCGC_GCBIT_TRACKED) {
+        gc_check_member_type(child);
         uint32_t refs = (uint32_t)rcgc_refcnt(child);
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(child);
         gc_set_refs(AS_GC(child), refs - 1);

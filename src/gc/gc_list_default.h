@@ -180,11 +180,25 @@ static inline void gc_clear_bits(rcgc_object_t *o, unsigned bits) {
     o->ob_gc_bits = (uint8_t)(o->ob_gc_bits & ~bits);
 }
 
-/* An object the collector examines in this collection: a GC object with
- * COLLECTING set. The bit is tested first: it is zero on non-GC objects in
- * practice, so the type is loaded only for members of the set. */
+/* Only objects of GC types ever carry COLLECTING or TRACKED, so the bit alone
+ * says "GC object": every header starts with ob_gc_bits = 0 (object_alloc
+ * zero-fills, rcgc_object_init_static memsets, the trashcan's pop writes 0 or
+ * FINALIZED); outside the collector only FINALIZED is ever set
+ * (rcgc_object_call_finalizer, the trashcan); TRACKED is set by
+ * rcgc_gc_track, on GC objects only (a non-GC object has no pre-header to
+ * link); COLLECTING by the collector, on list members and on TRACKED children.
+ * Debug builds check the claim on every member edge. */
+static inline void gc_check_member_type(const rcgc_object_t *o) {
+    if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(!rcgc_object_is_gc(o)))
+        rcgc_fatal_object(o, "collector bits on an object of a non-GC type");
+}
+
+/* An object the collector examines in this collection: COLLECTING set (see
+ * above: only GC objects carry it, so the type is not loaded). */
 static inline bool gc_is_collecting(const rcgc_object_t *o) {
-    return (o->ob_gc_bits & RCGC_GCBIT_COLLECTING) && rcgc_object_is_gc(o);
+    if (!(o->ob_gc_bits & RCGC_GCBIT_COLLECTING)) return false;
+    gc_check_member_type(o);
+    return true;
 }
 
 /* ---- cross-file prototypes of the default build, by defining file ---------- */
