@@ -74,17 +74,9 @@ void _rcgc_alloc_set_intercept(unsigned bit, bool on) {
     pthread_mutex_unlock(&fast_lock);
 }
 
-/* A relaxed byte load; on x86-64 written as one compare with memory (GCC
- * turns the atomic load into a load, a test and a branch: one instruction
- * more on every entry point's fast path). */
+/* A relaxed byte load (one compare with memory on x86-64, alloc_types.h). */
 static inline bool is_fast(rcgc_domain_t d) {
-#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
-    bool on;
-    __asm__("cmpb $0, %1" : "=@ccne"(on) : "m"(fast[d]));
-    return RCGC_LIKELY(on);
-#else
-    return RCGC_LIKELY(__atomic_load_n(&fast[d], __ATOMIC_RELAXED) != 0);
-#endif
+    return RCGC_LIKELY(_rcgc_byte_nonzero(&fast[d]));
 }
 
 /* ---- base allocators -----------------------------------------------------

@@ -101,12 +101,14 @@ static rcgc_tld_t *tld_create(void) {
     if (tld) {
         for (int k = 0; k < RCGC_HEAP_KINDS; k++) heap_init(&tld->heaps[k], tld, (rcgc_heap_kind_t)k);
         tld->next_free = NULL;
+        tld->token = NULL; /* below, once this thread's TLS points at it */
         tld->live = true;
         _rcgc_pool.tld_count++;
     }
     _rcgc_pool_unlock();
     if (tld) {
         _rcgc_tls_tld = tld;
+        tld->token = _rcgc_thread_token();
         _rcgc_os_thread_exit_arm(tld);
     }
     return tld;
@@ -126,7 +128,7 @@ static rcgc_page_t *heap_fresh_page(rcgc_heap_t *heap, unsigned cls) {
     if (pg) {
         _rcgc_page_init(pg, cls, heap->kind);
         __atomic_store_n(&pg->xheap, heap, __ATOMIC_RELAXED);
-        __atomic_store_n(&pg->xowner, heap->tld, __ATOMIC_RELEASE);
+        __atomic_store_n(&pg->xowner, heap->tld->token, __ATOMIC_RELEASE);
     }
     _rcgc_pool_unlock();
     return pg;
@@ -143,7 +145,7 @@ static rcgc_page_t *heap_reclaim(rcgc_heap_t *heap, unsigned cls) {
         __atomic_fetch_sub(&_rcgc_pool.abandoned_count, 1, __ATOMIC_RELAXED);
         _rcgc_pool.pages_reclaimed++;
         __atomic_store_n(&pg->xheap, heap, __ATOMIC_RELAXED);
-        __atomic_store_n(&pg->xowner, heap->tld, __ATOMIC_RELEASE);
+        __atomic_store_n(&pg->xowner, heap->tld->token, __ATOMIC_RELEASE);
     }
     _rcgc_pool_unlock();
     if (pg) _rcgc_page_collect(pg);

@@ -84,7 +84,7 @@ void _rcgc_pool_free(void *p) {
     }
     rcgc_page_t *pg = _rcgc_ptr_page(_rcgc_ptr_segment(p), p);
     rcgc_block_t *b = p;
-    if (RCGC_LIKELY(__atomic_load_n(&pg->xowner, __ATOMIC_RELAXED) == _rcgc_tls_tld)) {
+    if (RCGC_LIKELY(__atomic_load_n(&pg->xowner, __ATOMIC_RELAXED) == _rcgc_thread_token())) {
         if (rcgc_debug_level >= 1 && !is_block_start(pg, p)) report_bad_block(pg, p, "free of");
         /* signed: a parked page (bit 31 of used) fails like one about to empty */
         if (RCGC_LIKELY((int32_t)pg->used > 1 && b != pg->local_free)) {

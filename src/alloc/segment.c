@@ -12,7 +12,7 @@
 #include <string.h>
 
 rcgc_pool_state_t _rcgc_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
-uint64_t _rcgc_segmap[RCGC_SEGMAP_BITS / 64];
+uint8_t _rcgc_segmap[RCGC_SEGMAP_ENTRIES];
 uintptr_t _rcgc_segtab[RCGC_SEGTAB_SIZE];
 
 void _rcgc_pool_lock(void) { pthread_mutex_lock(&_rcgc_pool.lock); }
@@ -31,11 +31,8 @@ static size_t header_bytes(void) {
 
 /* ---- segment map ----------------------------------------------------------- */
 static void segmap_set(rcgc_segment_t *seg, bool on) {
-    uintptr_t i = (uintptr_t)seg >> RCGC_SEG_SHIFT;
-    RCGC_ASSERT(i < RCGC_SEGMAP_BITS);
-    uint64_t bit = (uint64_t)1 << (i & 63);
-    if (on) __atomic_fetch_or(&_rcgc_segmap[i >> 6], bit, __ATOMIC_RELEASE);
-    else __atomic_fetch_and(&_rcgc_segmap[i >> 6], ~bit, __ATOMIC_RELEASE);
+    uintptr_t i = ((uintptr_t)seg >> RCGC_SEG_SHIFT) & (RCGC_SEGMAP_ENTRIES - 1);
+    __atomic_store_n(&_rcgc_segmap[i], (uint8_t)on, __ATOMIC_RELEASE);
 }
 
 /* ---- segment names (default build; see alloc_internal.h) --------------------

@@ -24,7 +24,7 @@
  *   abandoned pools and the tld recycling list. It is never taken on the fast
  *   paths; a thread takes it to get or return a whole page, for large blocks,
  *   at thread exit, and for walks, stats and collects.
- *   Page fields are "owner only" (the thread whose tld is in `xowner`), "lock"
+ *   Page fields are "owner only" (the thread whose token is in `xowner`), "lock"
  *   (segment lock), or atomic (the `x` prefix), as written beside each field.
  *   An abandoned page's owner-only fields belong to whoever holds the lock.
  */
@@ -147,7 +147,8 @@ typedef struct rcgc_page {
     uint32_t run_pages;                /* LARGE: pages in the run */
     /* atomic: any thread */
     uintptr_t xthread_free;            /* rcgc_block_t*: remote frees (CAS push; owner exchanges) */
-    struct rcgc_tld *xowner;           /* owning thread's tld; NULL when abandoned/large/free */
+    void *xowner;                      /* owning thread's token (its tld's `token`, see
+                                          _rcgc_thread_token); NULL when abandoned/large/free */
     /* second cache line */
     struct rcgc_heap *xheap;           /* atomic: owning heap (NULL when abandoned): remote frees
                                           push parked pages on its delayed stack */
@@ -206,6 +207,8 @@ typedef struct rcgc_heap {
 
 typedef struct rcgc_tld {
     rcgc_heap_t heaps[RCGC_HEAP_KINDS];
+    void *token;                 /* the owning thread's _rcgc_thread_token(), written when the
+                                    tld is bound to a thread; what its pages' xowner hold */
     struct rcgc_tld *next_free;  /* lock: recycling list */
     bool live;                   /* lock: bound to a running thread */
 } rcgc_tld_t;
@@ -243,18 +246,31 @@ RCGC_INTERNAL extern rcgc_page_t _rcgc_empty_page;
 RCGC_INTERNAL extern rcgc_tld_t _rcgc_empty_tld;
 
 /* ---- segment map: which 4 MiB regions are rcgc segments --------------------- */
-/* One bit per 4 MiB region of a 48-bit address space: 8 MiB of zero BSS of
- * which only the words covering mapped segments are ever touched. */
-#define RCGC_SEGMAP_BITS ((uint64_t)1 << (48 - RCGC_SEG_SHIFT))
-RCGC_INTERNAL extern uint64_t _rcgc_segmap[RCGC_SEGMAP_BITS / 64];
+/* One byte per 4 MiB region of a 47-bit address space: 32 MiB of zero BSS of
+ * which only the OS pages covering mapped segments are ever touched. A byte
+ * rather than a bit: the test on every free is a shift, a mask and one
+ * compare with memory (a bit costs three instructions more). */
+#define RCGC_SEGMAP_ENTRIES ((uint64_t)1 << (47 - RCGC_SEG_SHIFT))
+RCGC_INTERNAL extern uint8_t _rcgc_segmap[RCGC_SEGMAP_ENTRIES];
 
-/* Addresses at or above 2^48 alias lower ones (the index is masked, which
+/* Is the byte at p non-zero? A relaxed atomic load; on x86-64 written as one
+ * compare with memory (GCC turns the atomic load into a load, a test and a
+ * branch). */
+static inline bool _rcgc_byte_nonzero(const uint8_t *p) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    bool nz;
+    __asm__("cmpb $0, %1" : "=@ccne"(nz) : "m"(*p));
+    return nz;
+#else
+    return __atomic_load_n(p, __ATOMIC_RELAXED) != 0;
+#endif
+}
+
+/* Addresses at or above 2^47 alias lower ones (the index is masked, which
  * saves a compare on every free); user-space mappings on x86-64 and AArch64
  * stay below 2^47 unless a process asks mmap for more. */
 static inline bool _rcgc_segmap_has(uintptr_t p) {
-    uintptr_t i = p >> RCGC_SEG_SHIFT;
-    uint64_t word = __atomic_load_n(&_rcgc_segmap[(i >> 6) & (RCGC_SEGMAP_BITS / 64 - 1)], __ATOMIC_RELAXED);
-    return (word >> (i & 63)) & 1;
+    return _rcgc_byte_nonzero(&_rcgc_segmap[(p >> RCGC_SEG_SHIFT) & (RCGC_SEGMAP_ENTRIES - 1)]);
 }
 
 static inline rcgc_segment_t *_rcgc_ptr_segment(const void *p) {
@@ -313,6 +329,25 @@ static inline size_t _rcgc_class_size(unsigned cls) {
 /* ---- the thread's heaps ------------------------------------------------------ */
 RCGC_INTERNAL extern RCGC_TLS rcgc_tld_t *_rcgc_tls_tld;
 
+/* What names the calling thread in a page's xowner: its thread pointer where
+ * the compiler reads it in one instruction (no TLS offset to load from the
+ * GOT: the free fast path's owner test is one load and one compare), else its
+ * tld. A thread's pages are abandoned (xowner = NULL) when it exits, before a
+ * new thread can get the same thread pointer. A thread that has not allocated
+ * yet owns no page, whatever its token. */
+#if (defined(__x86_64__) || defined(__aarch64__)) && defined(__has_builtin)
+#if __has_builtin(__builtin_thread_pointer)
+#define RCGC_TOKEN_IS_THREAD_POINTER 1
+#endif
+#endif
+static inline void *_rcgc_thread_token(void) {
+#ifdef RCGC_TOKEN_IS_THREAD_POINTER
+    return __builtin_thread_pointer();
+#else
+    return _rcgc_tls_tld;
+#endif
+}
+
 /* ---- fast paths, inlined into the entry points ------------------------------ */
 /* The malloc fast path: a block of `kind` from the thread's current page of
  * the class, or NULL when anything is unusual (size 0 or above the small
@@ -343,7 +378,7 @@ static inline bool _rcgc_pool_try_free(void *p) {
     if (RCGC_UNLIKELY(!_rcgc_segmap_has((uintptr_t)p))) return false;
     rcgc_page_t *pg = _rcgc_ptr_page(_rcgc_ptr_segment(p), p);
     rcgc_block_t *b = p;
-    if (RCGC_LIKELY(__atomic_load_n(&pg->xowner, __ATOMIC_RELAXED) == _rcgc_tls_tld)
+    if (RCGC_LIKELY(__atomic_load_n(&pg->xowner, __ATOMIC_RELAXED) == _rcgc_thread_token())
         /* debug builds: a pointer inside a block goes to _rcgc_pool_free, which reports it */
         && (rcgc_debug_level < 1 || _rcgc_is_block_start(pg, p))
         /* signed: a parked page (bit 31 of used) fails like one about to empty */
