@@ -60,10 +60,18 @@ static inline bool tracing(void) {
     return (__atomic_load_n(&alloc_intercept, __ATOMIC_RELAXED) & RCGC_INTERCEPT_TRACE) != 0;
 }
 
+/* The free entry points of the pooled domains do not test fast[d]: the
+ * segment map carries "MEM and OBJ both fast" (alloc_types.h). */
 static void update_fast_locked(void) {
+    static int pool_free_fast = -1; /* fast_lock */
     bool quiet = __atomic_load_n(&alloc_intercept, __ATOMIC_RELAXED) == 0;
     for (int d = 0; d < RCGC_DOMAIN_COUNT; d++)
         __atomic_store_n(&fast[d], (unsigned char)(direct[d] && quiet), __ATOMIC_RELAXED);
+    int f = fast[RCGC_DOMAIN_MEM] && fast[RCGC_DOMAIN_OBJ];
+    if (f != pool_free_fast) {
+        pool_free_fast = f;
+        _rcgc_segmap_set_fast(f);
+    }
 }
 
 void _rcgc_alloc_set_intercept(unsigned bit, bool on) {
@@ -414,7 +422,8 @@ static inline void *dom_malloc(rcgc_domain_t d, size_t n) {
 }
 
 static inline void dom_free(rcgc_domain_t d, void *p) {
-    if (d != RCGC_DOMAIN_RAW && is_fast(d) && _rcgc_pool_try_free(p)) return;
+    /* no is_fast(d): _rcgc_pool_try_free fails unless MEM and OBJ are fast */
+    if (d != RCGC_DOMAIN_RAW && _rcgc_pool_try_free(p)) return;
     dom_free_slow(p, d);
 }
 
@@ -509,7 +518,7 @@ void *_rcgc_alloc_object(size_t size, rcgc_heap_kind_t kind) {
 }
 
 void _rcgc_free_object(void *block, rcgc_heap_kind_t kind) {
-    if (is_fast(RCGC_DOMAIN_OBJ) && _rcgc_pool_try_free(block)) return;
+    if (_rcgc_pool_try_free(block)) return; /* only while OBJ is fast (dom_free) */
     free_object_slow(block, kind);
 }
 

@@ -30,9 +30,25 @@ static size_t header_bytes(void) {
 }
 
 /* ---- segment map ----------------------------------------------------------- */
+/* What mapped segments' bytes hold (lock): SLOW until domain.c says the
+ * pooled domains are fast (alloc_types.h, RCGC_SEGMAP_FAST). */
+static uint8_t segmap_mapped_value = RCGC_SEGMAP_SLOW;
+
 static void segmap_set(rcgc_segment_t *seg, bool on) {
     uintptr_t i = ((uintptr_t)seg >> RCGC_SEG_SHIFT) & (RCGC_SEGMAP_ENTRIES - 1);
-    __atomic_store_n(&_rcgc_segmap[i], (uint8_t)on, __ATOMIC_RELEASE);
+    __atomic_store_n(&_rcgc_segmap[i], on ? segmap_mapped_value : (uint8_t)RCGC_SEGMAP_NONE, __ATOMIC_RELEASE);
+}
+
+/* Called by domain.c whenever "MEM and OBJ both fast" changes: rewrite the
+ * byte of every mapped segment. A free racing with the change may still take
+ * the path of the old setting, as with the domain flags themselves (hooks
+ * are installed before other threads allocate; tracing and failure injection
+ * are switched by the thread that wants them). */
+void _rcgc_segmap_set_fast(bool fast) {
+    _rcgc_pool_lock();
+    segmap_mapped_value = fast ? RCGC_SEGMAP_FAST : RCGC_SEGMAP_SLOW;
+    for (rcgc_segment_t *seg = _rcgc_pool.all_first; seg; seg = seg->all_next) segmap_set(seg, true);
+    _rcgc_pool_unlock();
 }
 
 /* ---- segment names (default build; see alloc_internal.h) --------------------

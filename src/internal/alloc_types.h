@@ -266,11 +266,32 @@ static inline bool _rcgc_byte_nonzero(const uint8_t *p) {
 #endif
 }
 
+/* A mapped segment's byte also says whether frees of its blocks may take the
+ * inlined fast path (domain.c): FAST while the MEM and OBJ domains both run
+ * their default pool base with nothing intercepting, SLOW otherwise (hooks,
+ * debug or malloc modes, tracing, failure injection), so the public free
+ * entry points need no test of their own (segment.c: _rcgc_segmap_set_fast). */
+enum { RCGC_SEGMAP_NONE = 0, RCGC_SEGMAP_FAST = 1, RCGC_SEGMAP_SLOW = 2 };
+
 /* Addresses at or above 2^47 alias lower ones (the index is masked, which
  * saves a compare on every free); user-space mappings on x86-64 and AArch64
  * stay below 2^47 unless a process asks mmap for more. */
+static inline const uint8_t *_rcgc_segmap_entry(uintptr_t p) {
+    return &_rcgc_segmap[(p >> RCGC_SEG_SHIFT) & (RCGC_SEGMAP_ENTRIES - 1)];
+}
 static inline bool _rcgc_segmap_has(uintptr_t p) {
-    return _rcgc_byte_nonzero(&_rcgc_segmap[(p >> RCGC_SEG_SHIFT) & (RCGC_SEGMAP_ENTRIES - 1)]);
+    return _rcgc_byte_nonzero(_rcgc_segmap_entry(p));
+}
+/* p lies in a segment whose byte is FAST. */
+static inline bool _rcgc_segmap_fast(uintptr_t p) {
+    const uint8_t *e = _rcgc_segmap_entry(p);
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    bool eq;
+    __asm__("cmpb %2, %1" : "=@cce"(eq) : "m"(*e), "i"(RCGC_SEGMAP_FAST));
+    return eq;
+#else
+    return __atomic_load_n(e, __ATOMIC_RELAXED) == RCGC_SEGMAP_FAST;
+#endif
 }
 
 static inline rcgc_segment_t *_rcgc_ptr_segment(const void *p) {
@@ -370,12 +391,13 @@ static inline void *_rcgc_pool_try_malloc(size_t size, rcgc_heap_kind_t kind) {
 
 /* The free fast path: the owner's free of a block of a small page that stays
  * neither empty nor parked. Returns false, having changed nothing, for
- * everything else (NULL, foreign pointers, other threads' pages, large
+ * everything else (NULL, foreign pointers, any block while the segment map
+ * says SLOW, other threads' pages, large
  * blocks, a page about to empty or parked, a double free of the last freed
  * block, a pointer that does not start a block in debug builds): the caller
  * then calls _rcgc_pool_free, which reports what is wrong. */
 static inline bool _rcgc_pool_try_free(void *p) {
-    if (RCGC_UNLIKELY(!_rcgc_segmap_has((uintptr_t)p))) return false;
+    if (RCGC_UNLIKELY(!_rcgc_segmap_fast((uintptr_t)p))) return false;
     rcgc_page_t *pg = _rcgc_ptr_page(_rcgc_ptr_segment(p), p);
     rcgc_block_t *b = p;
     if (RCGC_LIKELY(__atomic_load_n(&pg->xowner, __ATOMIC_RELAXED) == _rcgc_thread_token())
@@ -394,6 +416,7 @@ static inline bool _rcgc_pool_try_free(void *p) {
 
 /* ---- cross-file internals, by defining file --------------------------------- */
 /* segment.c (caller holds the lock unless said otherwise) */
+RCGC_INTERNAL void _rcgc_segmap_set_fast(bool fast);              /* no lock held */
 RCGC_INTERNAL void _rcgc_pool_lock(void);
 RCGC_INTERNAL void _rcgc_pool_unlock(void);
 RCGC_INTERNAL void _rcgc_pool_ensure_init(void);                 /* no lock held */
