@@ -414,7 +414,11 @@ static RCGC_NOINLINE void dom_free_slow(void *p, rcgc_domain_t d) {
  * default-mode pair is two calls from the caller and no call inside the
  * library. Anything else goes to the out-of-line slow paths above. */
 static inline void *dom_malloc(rcgc_domain_t d, size_t n) {
-    if (d != RCGC_DOMAIN_RAW && is_fast(d)) {
+    if (d == RCGC_DOMAIN_RAW) { /* libc underneath: no frame of ours in between */
+        if (is_fast(d)) return checked(malloc(nz(n)));
+        return table_malloc(d, n);
+    }
+    if (is_fast(d)) {
         void *p = _rcgc_pool_try_malloc(n, d == RCGC_DOMAIN_MEM ? RCGC_HEAP_MEM : RCGC_HEAP_OBJECT);
         if (RCGC_LIKELY(p != NULL)) return p;
     }
@@ -422,8 +426,13 @@ static inline void *dom_malloc(rcgc_domain_t d, size_t n) {
 }
 
 static inline void dom_free(rcgc_domain_t d, void *p) {
+    if (d == RCGC_DOMAIN_RAW) {
+        if (is_fast(d)) free(p);
+        else table_free(d, p);
+        return;
+    }
     /* no is_fast(d): _rcgc_pool_try_free fails unless MEM and OBJ are fast */
-    if (d != RCGC_DOMAIN_RAW && _rcgc_pool_try_free(p)) return;
+    if (_rcgc_pool_try_free(p)) return;
     dom_free_slow(p, d);
 }
 
