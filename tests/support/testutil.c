@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 char *rcgc_test_run_child(rcgc_test_fn fn, void *arg, int *status_out) {
@@ -98,4 +100,19 @@ int rcgc_test_setup_runtime(void **state) {
 int rcgc_test_teardown_runtime(void **state) {
     (void)state;
     return rcgc_shutdown() == 0 ? 0 : -1;
+}
+
+double rcgc_test_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool rcgc_test_wait_flag(int *flag, double seconds) {
+    double end = rcgc_test_now() + seconds;
+    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+        if (rcgc_test_now() > end) return false;
+        sched_yield();
+    }
+    return true;
 }

@@ -14,6 +14,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include "rcgc.h"
@@ -36,6 +39,21 @@ static inline uint64_t rcgc_test_rand(uint64_t *s) {
 }
 
 int rcgc_test_run_on_small_stack(rcgc_test_fn fn, void *arg, size_t stack_bytes);
+
+/* An assertion for any thread (cmocka's may only fail on the thread that runs
+ * the test): prints the condition and aborts. */
+#define RCGC_TEST_CHECK(cond)                                                              \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "CHECK failed: %s at %s:%d\n", #cond, __FILE__, __LINE__);    \
+            abort();                                                                       \
+        }                                                                                  \
+    } while (0)
+
+/* Monotonic seconds. */
+double rcgc_test_now(void);
+/* Spin (yielding) until *flag != 0 or `seconds` pass; true if it was set. */
+bool rcgc_test_wait_flag(int *flag, double seconds);
 
 /* cmocka group setup/teardown that init and shut down the runtime. */
 int rcgc_test_setup_runtime(void **state);

@@ -20,13 +20,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "CHECK failed: %s at %s:%d\n", #cond, __FILE__, __LINE__);     \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
+#define CHECK(cond) RCGC_TEST_CHECK(cond)
 
 #ifdef __SANITIZE_THREAD__
 #define SCALE 3
@@ -34,17 +28,9 @@
 #define SCALE 8
 #endif
 
-static double now_s(void) { return (double)_rcgc_monotonic_ns() / 1e9; }
+static double now_s(void) { return rcgc_test_now(); }
 
-/* Spin (yielding) until *flag != 0 or the deadline; returns whether it was set. */
-static bool wait_flag(int *flag, double seconds) {
-    double end = now_s() + seconds;
-    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
-        if (now_s() > end) return false;
-        sched_yield();
-    }
-    return true;
-}
+static bool wait_flag(int *flag, double seconds) { return rcgc_test_wait_flag(flag, seconds); }
 
 /* ---- mutex: mutual exclusion ------------------------------------------------ */
 

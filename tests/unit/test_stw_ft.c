@@ -31,13 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "CHECK failed: %s at %s:%d\n", #cond, __FILE__, __LINE__);     \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
+#define CHECK(cond) RCGC_TEST_CHECK(cond)
 
 #ifdef __SANITIZE_THREAD__
 #define SCALE 1
@@ -45,17 +39,10 @@
 #define SCALE 3
 #endif
 
-static double now_s(void) { return (double)_rcgc_monotonic_ns() / 1e9; }
+static double now_s(void) { return rcgc_test_now(); }
 static void sleep_ms(double ms) { usleep((useconds_t)(ms * 1000)); }
 
-static bool wait_flag(int *flag, double seconds) {
-    double end = now_s() + seconds;
-    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
-        if (now_s() > end) return false;
-        sched_yield();
-    }
-    return true;
-}
+static bool wait_flag(int *flag, double seconds) { return rcgc_test_wait_flag(flag, seconds); }
 
 typedef struct item { rcgc_object_t ob; } item_t;
 static const rcgc_type_t item_type = { .name = "item", .basic_size = sizeof(item_t) };
