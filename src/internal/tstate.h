@@ -41,8 +41,15 @@ typedef struct rcgc_tstate {
  * free-threaded build stores in ob_tid). */
 static inline uintptr_t rcgc_thread_id_of_caller(void) { return rcgc_thread_id(); }
 
-/* This thread's state (never NULL; initialised on first use). */
-RCGC_INTERNAL rcgc_tstate_t *_rcgc_tstate(void);
+/* This thread's state (never NULL; initialised on first use). Inline: the
+ * trashcan reaches it on every deallocation. */
+RCGC_INTERNAL extern RCGC_TLS rcgc_tstate_t _rcgc_tls_state;
+RCGC_INTERNAL void _rcgc_tstate_first_use(rcgc_tstate_t *ts);
+static inline rcgc_tstate_t *_rcgc_tstate(void) {
+    rcgc_tstate_t *ts = &_rcgc_tls_state;
+    if (RCGC_UNLIKELY(ts->tid == 0)) _rcgc_tstate_first_use(ts);
+    return ts;
+}
 
 typedef struct rcgc_runtime {
     bool initialized;             /* set by rcgc_init, cleared by rcgc_shutdown */

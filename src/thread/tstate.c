@@ -10,7 +10,7 @@
 
 rcgc_runtime_t _rcgc_runtime = { .threads_lock = PTHREAD_MUTEX_INITIALIZER };
 
-static RCGC_TLS rcgc_tstate_t tls_state;
+RCGC_TLS rcgc_tstate_t _rcgc_tls_state;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
@@ -29,11 +29,7 @@ static void thread_exit_cb(void *arg) {
 
 static void make_exit_key(void) { pthread_key_create(&exit_key, thread_exit_cb); }
 
-rcgc_tstate_t *_rcgc_tstate(void) {
-    rcgc_tstate_t *ts = &tls_state;
-    if (RCGC_UNLIKELY(ts->tid == 0)) ts->tid = rcgc_thread_id_of_caller();
-    return ts;
-}
+void _rcgc_tstate_first_use(rcgc_tstate_t *ts) { ts->tid = rcgc_thread_id_of_caller(); }
 
 /* Put the thread on the runtime's list and arrange for the exit hook. */
 static void register_thread(rcgc_tstate_t *ts) {
