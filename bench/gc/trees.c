@@ -224,6 +224,19 @@ static long count_nodes(node_t *n) {
     return n ? 1 + count_nodes(n->left) + count_nodes(n->right) : 0;
 }
 
+/* The records every tree workload reports: time, peak RSS, and (systems with
+ * a collector) the number of collections and the longest pause. */
+static void report_run(const char *name, double t, long peak_kib, long ncoll) {
+    bench_result(name, "time", t * 1e3, "ms");
+    bench_result(name, "peak_rss", (double)peak_kib / 1024.0, "MiB");
+#if defined(HAVE_PAUSES)
+    bench_result(name, "collections", (double)ncoll, "count");
+    bench_result(name, "max_pause", max_pause * 1e3, "ms");
+#else
+    (void)ncoll;
+#endif
+}
+
 static void gcbench(const char *name) {
     double t0 = bench_now();
     node_t *stretch = make_tree(kStretchTreeDepth); /* stretch the heap */
@@ -251,14 +264,7 @@ static void gcbench(const char *name) {
                  node_size
 #endif
     );
-    bench_result(name, "time", t * 1e3, "ms");
-    bench_result(name, "peak_rss", (double)peak / 1024.0, "MiB");
-#if defined(HAVE_PAUSES)
-    bench_result(name, "collections", (double)ncoll, "count");
-    bench_result(name, "max_pause", max_pause * 1e3, "ms");
-#else
-    (void)ncoll;
-#endif
+    report_run(name, t, peak, ncoll);
 }
 
 /* ---- binary-trees ---------------------------------------------------------- */
@@ -299,14 +305,7 @@ static void bintrees(const char *name, int n) {
     drop_tree(long_lived);
     final_check();
     bench_params("depth=%d,min_depth=%d,nodes=%ld", max_depth, min_depth, total);
-    bench_result(name, "time", t * 1e3, "ms");
-    bench_result(name, "peak_rss", (double)peak / 1024.0, "MiB");
-#if defined(HAVE_PAUSES)
-    bench_result(name, "collections", (double)ncoll, "count");
-    bench_result(name, "max_pause", max_pause * 1e3, "ms");
-#else
-    (void)ncoll;
-#endif
+    report_run(name, t, peak, ncoll);
 }
 
 int main(int argc, char **argv) {
