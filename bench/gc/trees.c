@@ -26,6 +26,23 @@
 
 typedef struct node node_t;
 
+#if !defined(T_RCGC)
+/* bdwgc and malloc peers: a plain struct, the parent field only in the cyclic
+ * variant (node_size is raised by gcbench_cyclic). */
+struct node {
+    node_t *left, *right;
+    int i, j;
+    node_t *parent;
+};
+static size_t node_size = offsetof(node_t, parent);
+static int cyclic;
+static inline void set_children(node_t *n, node_t *l, node_t *r) {
+    n->left = l;
+    n->right = r;
+    if (cyclic) l->parent = r->parent = n;
+}
+#endif
+
 #if defined(T_RCGC)
 #include <rcgc.h>
 struct node {
@@ -112,19 +129,7 @@ static void final_check(void) {
 
 #elif defined(T_BDWGC)
 #include <gc.h>
-struct node {
-    node_t *left, *right;
-    int i, j;
-    node_t *parent;
-};
-static size_t node_size = offsetof(node_t, parent);
-static int cyclic;
 static inline node_t *new_node(void) { return (node_t *)GC_MALLOC(node_size); }
-static inline void set_children(node_t *n, node_t *l, node_t *r) {
-    n->left = l;
-    n->right = r;
-    if (cyclic) l->parent = r->parent = n;
-}
 static inline void drop_tree(node_t *n) { (void)n; }
 static inline void safepoint(void) {}
 static void *alloc_array(size_t bytes) { return GC_MALLOC_ATOMIC(bytes); }
@@ -156,19 +161,7 @@ static void final_check(void) {}
 #define N_CALLOC calloc
 #define N_FREE free
 #endif
-struct node {
-    node_t *left, *right;
-    int i, j;
-    node_t *parent;
-};
-static size_t node_size = offsetof(node_t, parent);
-static int cyclic;
 static inline node_t *new_node(void) { return (node_t *)N_CALLOC(1, node_size); }
-static inline void set_children(node_t *n, node_t *l, node_t *r) {
-    n->left = l;
-    n->right = r;
-    if (cyclic) l->parent = r->parent = n;
-}
 static void drop_tree(node_t *n) {
     if (n->left) drop_tree(n->left);
     if (n->right) drop_tree(n->right);
