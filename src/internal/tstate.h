@@ -17,6 +17,9 @@ typedef struct rcgc_tstate {
     uintptr_t tid;                /* rcgc_thread_id() of this thread, 0 until first use */
     int attach_depth;             /* nested attach calls; > 0 means attached */
     bool registered;              /* in the runtime's thread list */
+    /* objects created minus objects freed by this thread, not yet added to
+     * runtime.live_objects (object/object.c); own thread only */
+    intptr_t live_delta;
     /* trashcan (object/trashcan.c) */
     int trash_depth;              /* nested rcgc_dealloc calls on this thread */
     uintptr_t trash_later;        /* deferred deallocations, linked through the dead objects */
@@ -55,10 +58,15 @@ typedef struct rcgc_runtime {
     bool initialized;             /* set by rcgc_init, cleared by rcgc_shutdown */
     pthread_mutex_t threads_lock; /* protects the thread list */
     rcgc_tstate_t *threads;       /* registered threads */
-    size_t live_objects;          /* default build: global lock; free-threaded: atomic */
+    intptr_t live_objects;        /* atomic: sum of the threads' flushed live_delta */
 } rcgc_runtime_t;
 
 RCGC_INTERNAL extern rcgc_runtime_t _rcgc_runtime;
+
+/* Add the thread's pending live-object delta to the runtime's count
+ * (object/object.c); called when it detaches, blocks, passes a safe point or
+ * exits, so the count is exact once the other threads are detached. */
+RCGC_INTERNAL void _rcgc_live_count_flush(rcgc_tstate_t *ts);
 
 /* Thread lifecycle hooks implemented per flavour (thread/glock_default.c,
  * thread/tstate_ft.c). */

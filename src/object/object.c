@@ -13,16 +13,27 @@
 
 #include <string.h>
 
+/* Live-object accounting without a shared write per allocation: each thread
+ * keeps a delta and adds it to the runtime's atomic count once it passes
+ * +-LIVE_BATCH, and at its flush points (internal/tstate.h). */
+#define LIVE_BATCH 256
+
+void _rcgc_live_count_flush(rcgc_tstate_t *ts) {
+    if (ts->live_delta == 0) return;
+    __atomic_fetch_add(&_rcgc_runtime.live_objects, ts->live_delta, __ATOMIC_RELAXED);
+    ts->live_delta = 0;
+}
+
 static inline void live_count_add(intptr_t d) {
-#ifdef RCGC_FREE_THREADED
-    __atomic_fetch_add(&_rcgc_runtime.live_objects, (size_t)d, __ATOMIC_RELAXED);
-#else
-    _rcgc_runtime.live_objects += (size_t)d;
-#endif
+    rcgc_tstate_t *ts = _rcgc_tstate();
+    ts->live_delta += d;
+    if (RCGC_UNLIKELY(ts->live_delta > LIVE_BATCH || ts->live_delta < -LIVE_BATCH)) _rcgc_live_count_flush(ts);
 }
 
 size_t rcgc_object_live_count(void) {
-    return __atomic_load_n(&_rcgc_runtime.live_objects, __ATOMIC_RELAXED);
+    _rcgc_live_count_flush(_rcgc_tstate());
+    intptr_t n = __atomic_load_n(&_rcgc_runtime.live_objects, __ATOMIC_RELAXED);
+    return n > 0 ? (size_t)n : 0; /* others' unflushed creations may lag their frees */
 }
 
 static bool type_is_valid(const rcgc_type_t *t) {

@@ -17,6 +17,7 @@ static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static void thread_exit_cb(void *arg) {
     rcgc_tstate_t *ts = arg;
     _rcgc_flavour_thread_exit(ts);
+    _rcgc_live_count_flush(ts);
     pthread_mutex_lock(&_rcgc_runtime.threads_lock);
     if (ts->registered) {
         if (ts->prev_thread) ts->prev_thread->next_thread = ts->next_thread;
@@ -96,6 +97,7 @@ void rcgc_thread_detach(void) {
     rcgc_tstate_t *ts = _rcgc_tstate();
     RCGC_ASSERT(ts->attach_depth > 0);
     if (ts->attach_depth <= 0 || --ts->attach_depth > 0) return;
+    _rcgc_live_count_flush(ts);
     _rcgc_flavour_detach(ts);
 }
 
@@ -105,6 +107,7 @@ void rcgc_blocking_begin(void) {
     rcgc_tstate_t *ts = _rcgc_tstate();
     RCGC_ASSERT(ts->attach_depth > 0);
     ts->blocking = true;
+    _rcgc_live_count_flush(ts);
     _rcgc_flavour_detach(ts);
 }
 
@@ -117,6 +120,7 @@ void rcgc_blocking_end(void) {
 
 void rcgc_safepoint(void) {
     rcgc_tstate_t *ts = _rcgc_tstate();
+    _rcgc_live_count_flush(ts);
     _rcgc_flavour_safepoint(ts);
     _rcgc_gc_run_pending();
 }
