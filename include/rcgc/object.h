@@ -205,7 +205,9 @@ RCGC_API int rcgc_object_call_finalizer_from_dealloc(rcgc_object_t *o);
 RCGC_API void rcgc_object_call_finalizer(rcgc_object_t *o);
 /* Usable size in bytes of an object's memory (basic + items). */
 RCGC_API size_t rcgc_object_size(const rcgc_object_t *o);
-/* Number of live objects allocated through rcgc_object_new*, all types. */
+/* Number of live objects allocated through rcgc_object_new*, all types. Exact
+ * when the other threads are detached (each thread batches its changes and
+ * adds them at detach, blocking_begin, safe points and exit). */
 RCGC_API size_t rcgc_object_live_count(void);
 
 #ifdef __cplusplus
