@@ -90,6 +90,15 @@ void rcgc_brc_merge_zero_local(rcgc_object_t *o) {
     if (merged == RCGC_REF_MERGED) dealloc_at_zero(o);
 }
 
+/* Owner incref whose new count has bit 31 set (rcgc_incref's sign test):
+ * store it, except that reaching RCGC_IMMORTAL_REFCNT_LOCAL saturates into
+ * immortality, so an owned object never carries the immortal count. */
+void rcgc_incref_owner_large(rcgc_object_t *o) {
+    uint32_t nl = load_local(o) + 1;
+    if (nl == RCGC_IMMORTAL_REFCNT_LOCAL || nl == 0) _rcgc_make_immortal(o);
+    else store_local(o, nl);
+}
+
 void rcgc_brc_decref_shared(rcgc_object_t *o) {
     intptr_t shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED), next;
     bool queue;
@@ -219,9 +228,11 @@ static void check_header(rcgc_object_t *o, const char *op) {
 void rcgc_incref_checked(rcgc_object_t *o) {
     check_header(o, "incref");
     uint32_t local = load_local(o);
-    if (local + 1 == 0) return;
-    if (rcgc_is_owned_by_current_thread(o)) store_local(o, local + 1);
-    else __atomic_fetch_add(&o->ob_ref_shared, (intptr_t)1 << RCGC_REF_SHARED_SHIFT, __ATOMIC_RELAXED);
+    if (rcgc_is_owned_by_current_thread(o)) {
+        if ((int32_t)(local + 1) < 0) rcgc_incref_owner_large(o);
+        else store_local(o, local + 1);
+    } else if (local != RCGC_IMMORTAL_REFCNT_LOCAL)
+        __atomic_fetch_add(&o->ob_ref_shared, (intptr_t)1 << RCGC_REF_SHARED_SHIFT, __ATOMIC_RELAXED);
 }
 
 void rcgc_decref_checked(rcgc_object_t *o) {

@@ -10,7 +10,11 @@
 RCGC_API uintptr_t rcgc_thread_id_slow(void);
 
 static inline uintptr_t rcgc_thread_id(void) {
-#if defined(__x86_64__) && defined(__linux__)
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+    /* the same load as below, but visible to the optimiser: repeated calls
+     * in one function share one load */
+    return (uintptr_t)__builtin_thread_pointer();
+#elif defined(__x86_64__) && defined(__linux__)
     uintptr_t tid;
     __asm__("movq %%fs:0, %0" : "=r"(tid));
     return tid;
