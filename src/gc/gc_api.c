@@ -5,6 +5,7 @@
  * (default build) and gc_ft.c (free-threaded build).
  */
 #include "gc/gc_state.h"
+#include "internal/tstate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ void rcgc_gc_get_threshold(int out[RCGC_GC_NUM_GENERATIONS]) {
 }
 
 void rcgc_gc_get_count(intptr_t out[RCGC_GC_NUM_GENERATIONS]) {
+    _rcgc_gc_count_flush(_rcgc_tstate());
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++)
         out[i] = __atomic_load_n(&_rcgc_gc.generations[i].count, __ATOMIC_RELAXED);
     if (out[0] < 0) out[0] = 0; /* free-threaded: frees may race ahead of allocations */

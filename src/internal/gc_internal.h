@@ -43,6 +43,12 @@ static inline size_t _rcgc_preheader_size(const rcgc_type_t *t) {
  * allocated / freed. May schedule a collection, never runs one. */
 RCGC_INTERNAL void _rcgc_gc_on_alloc(void);
 RCGC_INTERNAL void _rcgc_gc_on_free(void);
+/* Add the thread's pending young-count delta to the shared count
+ * (free-threaded build: on_alloc/on_free count per thread and add to the
+ * shared count in batches; default build: nothing pending). Called at the
+ * live count's flush points and by rcgc_gc_get_count. */
+struct rcgc_tstate;
+RCGC_INTERNAL void _rcgc_gc_count_flush(struct rcgc_tstate *ts);
 /* Serve a scheduled collection (called at safe points). */
 RCGC_INTERNAL void _rcgc_gc_run_pending(void);
 /* Runtime start / shutdown (shutdown runs the final collection and report). */

@@ -20,6 +20,9 @@ typedef struct rcgc_tstate {
     /* objects created minus objects freed by this thread, not yet added to
      * runtime.live_objects (object/object.c); own thread only */
     intptr_t live_delta;
+    /* free-threaded: GC objects created minus freed by this thread, not yet
+     * added to the young count (gc/gc_ft.c); own thread only */
+    intptr_t gc_young_delta;
     /* trashcan (object/trashcan.c) */
     int trash_depth;              /* nested rcgc_dealloc calls on this thread */
     uintptr_t trash_later;        /* deferred deallocations, linked through the dead objects */
@@ -64,8 +67,9 @@ typedef struct rcgc_runtime {
 RCGC_INTERNAL extern rcgc_runtime_t _rcgc_runtime;
 
 /* Add the thread's pending live-object delta to the runtime's count
- * (object/object.c); called when it detaches, blocks, passes a safe point or
- * exits, so the count is exact once the other threads are detached. */
+ * (object/object.c), and its young-count delta to the collector's
+ * (_rcgc_gc_count_flush); called when it detaches, blocks, passes a safe
+ * point or exits, so the counts are exact once the other threads are detached. */
 RCGC_INTERNAL void _rcgc_live_count_flush(rcgc_tstate_t *ts);
 
 /* Thread lifecycle hooks implemented per flavour (thread/glock_default.c,

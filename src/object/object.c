@@ -19,6 +19,7 @@
 #define LIVE_BATCH 256
 
 void _rcgc_live_count_flush(rcgc_tstate_t *ts) {
+    _rcgc_gc_count_flush(ts);
     if (ts->live_delta == 0) return;
     __atomic_fetch_add(&_rcgc_runtime.live_objects, ts->live_delta, __ATOMIC_RELAXED);
     ts->live_delta = 0;
