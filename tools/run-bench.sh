@@ -13,6 +13,8 @@
 #   BENCH_DOC=PATH  where the generated performance page goes (default
 #                   docs/performance.md; the committed copy comes from a full run)
 #   BENCH_PYTHON    the CPython peer (default /usr/bin/python3, the system one)
+#   BENCH_THREADS   thread counts of the scaling suite (default: 1 2 4 8 16 up
+#                   to the number of CPUs, at least 1 2)
 #
 # Output in build/bench/: results.json, results.md, *.png, raw.tsv (every
 # sample), status.tsv (why a job recorded nothing), log.txt; and
@@ -140,6 +142,16 @@ pyjob young_pause_10m young_pause young_pause_10m $R10M
 cjobs dumpster shapes "$GCS" dumpster dumpster
 pyjob dumpster dumpster dumpster
 cjobs dumpster_manual shapes "rcgc rcgc_t" dumpster dumpster_manual manual
+
+# thread scaling (bench/mt/scalebench.c): powers of two up to the CPUs
+if [ -z "${BENCH_THREADS:-}" ]; then
+  NCPU=$(nproc 2>/dev/null || echo 2) BENCH_THREADS=1
+  for t in 2 4 8 16; do { [ "$t" -le "$NCPU" ] || [ "$t" = 2 ]; } && BENCH_THREADS="$BENCH_THREADS $t"; done
+fi
+for kind in compute private_alloc shared_object shared_immortal shared_lookup; do
+  # shellcheck disable=SC2086
+  cjobs scale_$kind scalebench "rcgc rcgc_t" $kind $BENCH_THREADS
+done
 
 # ---- 4. run: every repetition runs every job once, systems alternating ------------
 export BENCH_QUICK=${QUICK:-0} BENCH_SAMPLES_DIR=$OUT/samples
