@@ -124,6 +124,29 @@ static void test_local_overflow_makes_immortal(void **state) {
     assert_true(rcgc_is_immortal(x));
 }
 
+/* Owner counts from 2^31 up take rcgc_incref's out-of-line path: they keep
+ * counting exactly, and an owned object never carries the immortal count
+ * (the fast paths test ownership first and skip the immortal test). */
+static void test_owner_count_past_2_31_stays_exact(void **state) {
+    freed_count = 0;
+    rcgc_object_t *x = rcgc_object_new(&item_type);
+    intptr_t start = ((intptr_t)1 << 31) - 3;
+    _rcgc_refcnt_set(x, start);
+    for (int i = 0; i < 10; i++) rcgc_incref(x);
+    assert_int_equal(rcgc_refcnt(x), start + 10);
+    assert_true(rcgc_is_owned_by_current_thread(x));
+    for (int i = 0; i < 10; i++) rcgc_decref(x);
+    assert_int_equal(rcgc_refcnt(x), start);
+    _rcgc_refcnt_set(x, (intptr_t)RCGC_IMMORTAL_REFCNT_LOCAL - 1);
+    rcgc_incref(x); /* reaches the immortal value: saturates */
+    assert_true(rcgc_is_immortal(x));
+    assert_false(rcgc_is_owned_by_current_thread(x));
+    assert_int_equal(__atomic_load_n(&x->ob_tid, __ATOMIC_RELAXED), 0);
+    rcgc_decref(x);
+    assert_true(rcgc_is_immortal(x));
+    assert_int_equal(freed_count, 0);
+}
+
 /* Scenario 4: the owner's last decref races non-owner incref/decref pairs. */
 #define RACERS 3
 #define PAIRS 100000
@@ -167,6 +190,7 @@ int main(void) {
         cmocka_unit_test(test_negative_shared_count_while_queued),
         cmocka_unit_test(test_dead_owner_merges_in_place),
         cmocka_unit_test(test_local_overflow_makes_immortal),
+        cmocka_unit_test(test_owner_count_past_2_31_stays_exact),
         cmocka_unit_test(test_owner_decref_races_other_threads),
     };
     return cmocka_run_group_tests(tests, rcgc_test_setup_runtime, rcgc_test_teardown_runtime);

@@ -10,6 +10,7 @@
 
 #include "testutil.h"
 #include "gcmodel.h"
+#include <pthread.h>
 
 static void tracking_bits(void **state) {
     rcgc_object_t *n = gcm_node("n");
@@ -56,6 +57,38 @@ static void young_count(void **state) {
     rcgc_gc_get_count(c1);
     assert_int_equal(c1[0], c0[0] + 1);
     gcm_drop(n);
+    rcgc_gc_get_count(c1);
+    assert_int_equal(c1[0], c0[0]);
+}
+
+/* The young count is kept per thread and added to the shared one in
+ * batches: a thread's allocations show once it detaches, and the calling
+ * thread's own ones at once, past any batch boundary. */
+#define YOUNG_N 1000 /* over several batches */
+static rcgc_object_t *young_objs[YOUNG_N];
+static void *alloc_young(void *arg) {
+    rcgc_thread_attach();
+    for (int i = 0; i < YOUNG_N; i++) young_objs[i] = gcm_node("y");
+    rcgc_thread_detach();
+    return NULL;
+}
+static void young_count_across_threads(void **state) {
+    intptr_t c0[3], c1[3];
+    rcgc_gc_get_count(c0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, alloc_young, NULL), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    rcgc_gc_get_count(c1);
+    assert_int_equal(c1[0], c0[0] + YOUNG_N);
+    for (int i = 0; i < YOUNG_N; i++) gcm_drop(young_objs[i]); /* merged or queued: dropped here */
+    rcgc_safepoint();
+    rcgc_gc_get_count(c1);
+    assert_int_equal(c1[0], c0[0]);
+    rcgc_object_t *mine[YOUNG_N];
+    for (int i = 0; i < YOUNG_N; i++) mine[i] = gcm_node("m");
+    rcgc_gc_get_count(c1);
+    assert_int_equal(c1[0], c0[0] + YOUNG_N);
+    for (int i = 0; i < YOUNG_N; i++) gcm_drop(mine[i]);
     rcgc_gc_get_count(c1);
     assert_int_equal(c1[0], c0[0]);
 }
@@ -124,6 +157,7 @@ int main(void) {
         cmocka_unit_test(tracking_bits),
         cmocka_unit_test(thresholds_flags_enable),
         cmocka_unit_test(young_count),
+        cmocka_unit_test(young_count_across_threads),
         cmocka_unit_test(callbacks_and_garbage),
         cmocka_unit_test(unsupported_until_the_ft_collector),
         cmocka_unit_test(referents_work),
