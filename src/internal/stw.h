@@ -19,6 +19,14 @@
  *                            thread that waited through a stop runs before the
  *                            next stop can suspend it (no starvation by a
  *                            thread stopping the world in a loop)
+ *   DETACHED  -> SUSPENDED   a thread merging the queue of a detached owner
+ *                            (brc_ft.c), CAS under threads_lock, only while no
+ *                            stop is requested; sets brc_held
+ *   SUSPENDED[|WAITING] -> DETACHED|ATTACHED   that merging thread, under
+ *                            threads_lock, clearing brc_held; if a stop was
+ *                            requested meanwhile the thread stays SUSPENDED
+ *                            and that stop's restart resumes it (a restart
+ *                            skips threads with brc_held set)
  *   ATTACHED  -> SHUTTING_DOWN      the thread itself at exit, under threads_lock
  *   SHUTTING_DOWN -> DETACHED       the thread itself, if it attaches again
  *
@@ -71,6 +79,15 @@ RCGC_INTERNAL bool _rcgc_world_is_stopped(void);
  * still pending, switch to SUSPENDED and account for it. Returns true if the
  * thread is now SUSPENDED. */
 RCGC_INTERNAL bool _rcgc_stw_suspend_self(rcgc_tstate_t *ts);
+/* Detached-owner merge (brc_ft.c): suspend one DETACHED thread so that it
+ * cannot attach (it parks if it tries) while another thread merges its
+ * objects' counts. Fails (false) if t is not DETACHED or a stop is requested.
+ * The caller must know t's state stays allocated (it holds t's registry
+ * bucket lock, which t needs to exit). */
+RCGC_INTERNAL bool _rcgc_stw_hold_detached(rcgc_tstate_t *t);
+/* Undo _rcgc_stw_hold_detached: resume t (handing attachment over if it
+ * waits in attach), or leave it to the stop requested meanwhile. */
+RCGC_INTERNAL void _rcgc_stw_release_held(rcgc_tstate_t *t);
 /* The calling thread is exiting: ATTACHED -> SHUTTING_DOWN. */
 RCGC_INTERNAL void _rcgc_stw_thread_gone(rcgc_tstate_t *ts);
 RCGC_INTERNAL void _rcgc_stw_init(void);

@@ -41,6 +41,8 @@ typedef struct rcgc_tstate {
      * atomic; who may make each transition: internal/stw.h */
     int xstate;
     bool stw_counted;             /* runtime.threads_lock: the current stop waits for this thread */
+    bool brc_held;                /* runtime.threads_lock: SUSPENDED by a detached-owner merge
+                                     (brc_ft.c); a restart of the world leaves it suspended */
 } rcgc_tstate_t;
 
 /* The calling thread's id (rcgc/detail/thread_id.h; the same value the

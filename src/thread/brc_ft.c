@@ -2,6 +2,7 @@
  * See internal/brc.h for the protocol and locking.
  */
 #include "internal/brc.h"
+#include "internal/stw.h"
 #include "internal/object_internal.h"
 
 #include <stdlib.h>
@@ -32,6 +33,7 @@ int _rcgc_brc_register(rcgc_tstate_t *ts) {
     struct rcgc_brc_queue *q = calloc(1, sizeof *q);
     if (!q) return _rcgc_fail_int(RCGC_ENOMEM, "out of memory registering a thread");
     q->tid = ts->tid;
+    q->owner = ts;
     struct bucket *b = bucket_of(q->tid);
     pthread_mutex_lock(&b->mu);
     q->next = b->queues;
@@ -41,10 +43,11 @@ int _rcgc_brc_register(rcgc_tstate_t *ts) {
     return 0;
 }
 
+/* Growth goes through the RAW domain, so tests can make it fail. */
 static bool push_locked(struct rcgc_brc_queue *q, rcgc_object_t *o) {
     if (q->len == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
-        rcgc_object_t **items = realloc(q->items, cap * sizeof *items);
+        rcgc_object_t **items = rcgc_raw_realloc(q->items, cap * sizeof *items);
         if (!items) return false;
         q->items = items;
         q->cap = cap;
@@ -52,6 +55,61 @@ static bool push_locked(struct rcgc_brc_queue *q, rcgc_object_t *o) {
     q->items[q->len++] = o;
     __atomic_store_n(&q->requested, 1, __ATOMIC_RELEASE);
     return true;
+}
+
+/* Take every queued object out of q (bucket lock held). */
+typedef struct batch { rcgc_object_t **items; size_t len; } batch_t;
+static batch_t steal_locked(struct rcgc_brc_queue *q) {
+    batch_t bt = { q->items, q->len };
+    q->items = NULL;
+    q->len = q->cap = 0;
+    __atomic_store_n(&q->requested, 0, __ATOMIC_RELAXED);
+    return bt;
+}
+
+/* The owner is gone, or stopped with the world, or held: merge o in place,
+ * dropping the queued reference; returns the merged count. */
+static intptr_t merge_dropping(rcgc_object_t *o) { return _rcgc_brc_explicit_merge(o, -1); }
+
+/* Out of memory growing the owner's queue: stop the world so the owner is
+ * suspended (or detached, or gone) and cannot touch o's local count, merge o
+ * in place, restart, and only then deallocate (the destructor must run with
+ * the world running). A thread that holds the stop itself (the collector)
+ * merges under it, and a count of 0 is handled as its own decrefs are. */
+static RCGC_NOINLINE void merge_with_world_stopped(rcgc_object_t *o) {
+    bool mine = __atomic_load_n(&_rcgc_stw.xrequester, __ATOMIC_RELAXED) == _rcgc_tstate();
+    if (!mine) _rcgc_stop_the_world();
+    intptr_t n = merge_dropping(o);
+    if (!mine) _rcgc_start_the_world();
+    if (n == 0) _rcgc_brc_dealloc_merged(o);
+}
+
+/* Detached-owner merge (free-threading.md §2.1, gh-157838): called with the
+ * bucket lock held, after a push to q whose owner looked DETACHED (it may
+ * be blocked in a system call for a long time). Hold the owner SUSPENDED so
+ * it cannot attach, merge its whole queue keeping the queued references,
+ * let it go, then drop those references here, attached and holding no
+ * lock, so destructors run on this thread outside the hold. Repeats while
+ * objects were queued for the same owner during the hold (their queuers
+ * saw it SUSPENDED and only pushed). Returns with the bucket lock released.
+ * Objects pushed while a stop is requested stay queued: the owner merges
+ * them when it attaches, or a collection does. */
+static RCGC_NOINLINE void merge_for_detached_owner(struct bucket *b, uintptr_t tid) {
+    for (;;) {
+        struct rcgc_brc_queue *q = find_locked(b, tid);
+        if (!q || q->len == 0) break;
+        rcgc_tstate_t *owner = q->owner; /* alive: it cannot leave the bucket without b's lock */
+        if (_rcgc_tstate_state(owner) != RCGC_TS_DETACHED || !_rcgc_stw_hold_detached(owner)) break;
+        batch_t bt = steal_locked(q);
+        pthread_mutex_unlock(&b->mu);
+        /* The owner cannot attach now, so its local counts are still. */
+        for (size_t i = 0; i < bt.len; i++) _rcgc_brc_explicit_merge(bt.items[i], 0);
+        _rcgc_stw_release_held(owner);
+        for (size_t i = 0; i < bt.len; i++) rcgc_decref(bt.items[i]); /* merged: a shared decref */
+        rcgc_raw_free(bt.items);
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
 }
 
 void _rcgc_brc_queue_object(rcgc_object_t *o) {
@@ -67,14 +125,21 @@ void _rcgc_brc_queue_object(rcgc_object_t *o) {
     if (!q) {
         /* The owner exited: merge in place. The bucket lock orders this against
          * a new thread registering with the same id. */
-        intptr_t n = _rcgc_brc_explicit_merge(o, -1);
+        intptr_t n = merge_dropping(o);
         pthread_mutex_unlock(&b->mu);
         if (n == 0) _rcgc_brc_dealloc_merged(o);
         return;
     }
-    bool ok = push_locked(q, o);
+    if (!push_locked(q, o)) {
+        pthread_mutex_unlock(&b->mu);
+        merge_with_world_stopped(o);
+        return;
+    }
+    if (_rcgc_tstate_state(q->owner) == RCGC_TS_DETACHED) {
+        merge_for_detached_owner(b, tid); /* unlocks */
+        return;
+    }
     pthread_mutex_unlock(&b->mu);
-    if (!ok) rcgc_fatal_object(o, "out of memory in a biased-refcount merge queue");
 }
 
 void _rcgc_brc_merge_pending(rcgc_tstate_t *ts) {
@@ -82,17 +147,13 @@ void _rcgc_brc_merge_pending(rcgc_tstate_t *ts) {
     if (!q || !__atomic_load_n(&q->requested, __ATOMIC_ACQUIRE)) return;
     struct bucket *b = bucket_of(q->tid);
     pthread_mutex_lock(&b->mu);
-    rcgc_object_t **items = q->items;
-    size_t len = q->len;
-    q->items = NULL;
-    q->len = q->cap = 0;
-    __atomic_store_n(&q->requested, 0, __ATOMIC_RELAXED);
+    batch_t bt = steal_locked(q);
     pthread_mutex_unlock(&b->mu);
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < bt.len; i++) {
         /* Destructors run here, outside every lock. */
-        if (_rcgc_brc_explicit_merge(items[i], -1) == 0) _rcgc_brc_dealloc_merged(items[i]);
+        if (merge_dropping(bt.items[i]) == 0) _rcgc_brc_dealloc_merged(bt.items[i]);
     }
-    free(items);
+    rcgc_raw_free(bt.items);
 }
 
 void _rcgc_brc_unregister(rcgc_tstate_t *ts) {
@@ -109,9 +170,33 @@ void _rcgc_brc_unregister(rcgc_tstate_t *ts) {
     while (*pp != q) pp = &(*pp)->next;
     *pp = q->next;
     pthread_mutex_unlock(&b->mu);
-    free(q->items);
+    rcgc_raw_free(q->items);
     free(q);
     ts->brc = NULL;
+}
+
+void _rcgc_brc_merge_all_stopped(void (*on_zero)(rcgc_object_t *o, void *arg), void *arg) {
+    RCGC_ASSERT(__atomic_load_n(&_rcgc_stw.xrequester, __ATOMIC_RELAXED) == _rcgc_tstate());
+    pthread_once(&buckets_once, buckets_init);
+    for (size_t i = 0; i < RCGC_BRC_BUCKETS; i++) {
+        struct bucket *b = &buckets[i];
+        pthread_mutex_lock(&b->mu);
+        struct rcgc_brc_queue *q = b->queues;
+        while (q) {
+            if (q->len == 0) {
+                q = q->next;
+                continue;
+            }
+            batch_t bt = steal_locked(q);
+            pthread_mutex_unlock(&b->mu);
+            for (size_t k = 0; k < bt.len; k++)
+                if (merge_dropping(bt.items[k]) == 0) on_zero(bt.items[k], arg);
+            rcgc_raw_free(bt.items);
+            pthread_mutex_lock(&b->mu);
+            q = b->queues; /* a detached thread may have registered meanwhile */
+        }
+        pthread_mutex_unlock(&b->mu);
+    }
 }
 
 size_t _rcgc_brc_pending_count(rcgc_tstate_t *ts) {
@@ -157,9 +242,9 @@ void _rcgc_brc_after_fork_child(rcgc_tstate_t *self) {
                 pushed = push_locked(self->brc, o);
                 pthread_mutex_unlock(&b->mu);
             }
-            if (!pushed && _rcgc_brc_explicit_merge(o, -1) == 0) _rcgc_brc_dealloc_merged(o);
+            if (!pushed && merge_dropping(o) == 0) _rcgc_brc_dealloc_merged(o);
         }
-        free(q->items);
+        rcgc_raw_free(q->items);
         free(q);
     }
 }

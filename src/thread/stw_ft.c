@@ -37,7 +37,6 @@
  */
 #include "internal/stw.h"
 #include "internal/brc.h"
-#include "internal/alloc_types.h" /* _rcgc_pool_ensure_init: see _rcgc_stw_init */
 
 #include <pthread.h>
 
@@ -91,6 +90,27 @@ void _rcgc_stop_the_world(void) {
     pthread_mutex_unlock(threads_lock());
 }
 
+/* Under threads_lock: SUSPENDED -> DETACHED; SUSPENDED|WAITING -> ATTACHED
+ * with a wake-up (attachment handed over); other states are left alone. */
+static void resume_locked(rcgc_tstate_t *t) {
+    int s = _rcgc_tstate_state(t);
+    for (;;) {
+        if (s == RCGC_TS_SUSPENDED) {
+            if (__atomic_compare_exchange_n(&t->xstate, &s, RCGC_TS_DETACHED, false, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_ACQUIRE))
+                return;
+        } else if (s == (RCGC_TS_SUSPENDED | RCGC_TS_WAITING)) {
+            if (__atomic_compare_exchange_n(&t->xstate, &s, RCGC_TS_ATTACHED, false, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_ACQUIRE)) {
+                _rcgc_unpark_all(&t->xstate);
+                return;
+            }
+        } else {
+            return;
+        }
+    }
+}
+
 void _rcgc_start_the_world(void) {
     rcgc_tstate_t *self = _rcgc_tstate();
     RCGC_ASSERT(__atomic_load_n(&_rcgc_stw.xrequester, __ATOMIC_RELAXED) == self);
@@ -100,23 +120,8 @@ void _rcgc_start_the_world(void) {
     __atomic_store_n(&_rcgc_stw.xrequested, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&_rcgc_stw.xrequester, NULL, __ATOMIC_RELAXED);
     for (rcgc_tstate_t *t = _rcgc_runtime.threads; t; t = t->next_thread) {
-        if (t == self) continue;
-        int s = _rcgc_tstate_state(t);
-        for (;;) {
-            if (s == RCGC_TS_SUSPENDED) {
-                if (__atomic_compare_exchange_n(&t->xstate, &s, RCGC_TS_DETACHED, false, __ATOMIC_SEQ_CST,
-                                                __ATOMIC_ACQUIRE))
-                    break;
-            } else if (s == (RCGC_TS_SUSPENDED | RCGC_TS_WAITING)) {
-                if (__atomic_compare_exchange_n(&t->xstate, &s, RCGC_TS_ATTACHED, false, __ATOMIC_SEQ_CST,
-                                                __ATOMIC_ACQUIRE)) {
-                    _rcgc_unpark_all(&t->xstate);
-                    break;
-                }
-            } else {
-                break;
-            }
-        }
+        /* a thread held by a detached-owner merge is resumed by its merger */
+        if (t != self && !t->brc_held) resume_locked(t);
         RCGC_ASSERT_INTERNAL(!t->stw_counted);
     }
     _rcgc_stw.stops++;
@@ -146,6 +151,34 @@ bool _rcgc_stw_suspend_self(rcgc_tstate_t *ts) {
     }
     pthread_mutex_unlock(threads_lock());
     return suspend;
+}
+
+/* ---- holding one detached thread (detached-owner merges, brc_ft.c) ----------
+ * Only while no stop is requested, so a hold never overlaps a stop's scan
+ * from its start: a stop requested during the hold finds the thread
+ * SUSPENDED (stopped, not counted); its restart skips the thread (brc_held),
+ * and the merger's release, seeing a stop requested, leaves the thread
+ * SUSPENDED for that stop's restart. A thread whose hold ended while a stop
+ * was requested is resumed by that stop's restart like any other. */
+bool _rcgc_stw_hold_detached(rcgc_tstate_t *t) {
+    pthread_mutex_lock(threads_lock());
+    bool held = false;
+    if (!__atomic_load_n(&_rcgc_stw.xrequested, __ATOMIC_RELAXED)) {
+        int s = RCGC_TS_DETACHED;
+        held = __atomic_compare_exchange_n(&t->xstate, &s, RCGC_TS_SUSPENDED, false, __ATOMIC_SEQ_CST,
+                                           __ATOMIC_ACQUIRE);
+        t->brc_held = held;
+    }
+    pthread_mutex_unlock(threads_lock());
+    return held;
+}
+
+void _rcgc_stw_release_held(rcgc_tstate_t *t) {
+    pthread_mutex_lock(threads_lock());
+    RCGC_ASSERT_INTERNAL(t->brc_held);
+    t->brc_held = false;
+    if (!__atomic_load_n(&_rcgc_stw.xrequested, __ATOMIC_RELAXED)) resume_locked(t);
+    pthread_mutex_unlock(threads_lock());
 }
 
 void _rcgc_stw_thread_gone(rcgc_tstate_t *ts) {
@@ -202,10 +235,10 @@ static void register_atfork(void) {
 
 void _rcgc_stw_init(void) {
     /* Prepare handlers run in reverse order of registration, and the
-     * allocator's (registered at its first use) takes its pool lock for the
-     * fork. Our stop must come before that: an attached thread blocked on the
-     * pool lock held by the forking thread would never reach its safe point.
-     * So make sure the allocator has registered before we do. */
-    _rcgc_pool_ensure_init();
+     * allocator's take its locks (pool, tracer, debug quarantine) for the
+     * fork. Our stop must come before those: an attached thread blocked on
+     * the pool lock held by the forking thread would never reach its safe
+     * point. rcgc_init calls _rcgc_alloc_init, which registers the
+     * allocator's handlers, before _rcgc_flavour_init brings us here. */
     pthread_once(&atfork_once, register_atfork);
 }
