@@ -319,6 +319,9 @@ static void quarantine_push(const qentry_t *e) {
     }
 }
 
+void _rcgc_debug_fork_lock(void) { pthread_mutex_lock(&q.lock); }
+void _rcgc_debug_fork_unlock(void) { pthread_mutex_unlock(&q.lock); }
+
 size_t _rcgc_debug_check_quarantine(void) {
     pthread_mutex_lock(&q.lock);
     size_t n = q.count;

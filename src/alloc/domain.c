@@ -178,6 +178,24 @@ static rcgc_alloc_mode_t mode_from_env(void) {
     return RCGC_ALLOC_MODE_DEFAULT;
 }
 
+/* ---- fork ------------------------------------------------------------------
+ * The tracer's and the debug quarantine's locks are held across fork() so
+ * the child never inherits one locked by a thread it does not have (the
+ * pool registers the same for its own lock at its first use). Both are
+ * leaves (taken with no other allocator lock held), so their order among
+ * themselves does not matter; what matters is that these handlers are
+ * registered before the thread layer's (alloc_internal.h). */
+static void fork_prepare(void) {
+    _rcgc_trace_fork_lock();
+    _rcgc_debug_fork_lock();
+}
+static void fork_release(void) {
+    _rcgc_debug_fork_unlock();
+    _rcgc_trace_fork_unlock();
+}
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_release, fork_release); }
+
 static bool mode_is_debug(rcgc_alloc_mode_t m) {
     return m == RCGC_ALLOC_MODE_DEBUG || m == RCGC_ALLOC_MODE_MALLOC_DEBUG;
 }
@@ -205,6 +223,7 @@ static void install_mode(void) {
     object_offset = mode_is_debug(mode) ? RCGC_DEBUG_HEAD : 0;
     update_direct();
     mode_installed = true;
+    pthread_once(&atfork_once, register_atfork);
 }
 
 static void ensure_init(void) { pthread_once(&init_once, install_mode); }
@@ -544,7 +563,14 @@ size_t rcgc_alloc_check_heap(void) {
     return n;
 }
 
-void _rcgc_alloc_init(void) { ensure_init(); }
+/* At rcgc_init (and at the first allocation, for programs that use the
+ * allocator alone): install the mode, and register the pool's fork handlers
+ * and ours. */
+void _rcgc_alloc_init(void) {
+    ensure_init();
+    _rcgc_pool_ensure_init();
+    pthread_once(&atfork_once, register_atfork);
+}
 
 void _rcgc_alloc_fini(void) {
     if (mode_installed && mode_is_debug(mode)) _rcgc_debug_flush();

@@ -260,6 +260,9 @@ int _rcgc_trace_describe(const void *p, char *buf, size_t size) {
     return e != NULL;
 }
 
+void _rcgc_trace_fork_lock(void) { pthread_mutex_lock(&tr.lock); }
+void _rcgc_trace_fork_unlock(void) { pthread_mutex_unlock(&tr.lock); }
+
 /* ---- control ------------------------------------------------------------------------ */
 static void tables_free_locked(void) {
     for (size_t i = 0; i < tr.nsite_cap; i++) free(tr.sites[i]);

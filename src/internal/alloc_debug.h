@@ -37,6 +37,9 @@ RCGC_INTERNAL size_t _rcgc_debug_check_pool_heaps(void);
 RCGC_INTERNAL void _rcgc_debug_serial_hit(const void *p, uint64_t serial);
 /* Verify and release every quarantined block (runtime shutdown). */
 RCGC_INTERNAL void _rcgc_debug_flush(void);
+/* fork: hold the quarantine lock across it (domain.c's atfork handlers). */
+RCGC_INTERNAL void _rcgc_debug_fork_lock(void);
+RCGC_INTERNAL void _rcgc_debug_fork_unlock(void);
 
 /* ---- object heap hand-off (domain.c) -------------------------------------
  * _rcgc_alloc_object / _rcgc_free_object pass the heap kind to the base
@@ -71,5 +74,8 @@ RCGC_INTERNAL void _rcgc_trace_on_free(rcgc_domain_t d, void *p);
 /* Write "traced at file:line" for a live block into buf (debug reports);
  * never blocks or allocates; returns 0 when unknown. */
 RCGC_INTERNAL int _rcgc_trace_describe(const void *p, char *buf, size_t size);
+/* fork: hold the tracer's lock across it (domain.c's atfork handlers). */
+RCGC_INTERNAL void _rcgc_trace_fork_lock(void);
+RCGC_INTERNAL void _rcgc_trace_fork_unlock(void);
 
 #endif

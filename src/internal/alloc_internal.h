@@ -91,6 +91,11 @@ static inline size_t _rcgc_kind_block_offset(unsigned kind) {
 
 RCGC_INTERNAL void *_rcgc_alloc_object(size_t size, rcgc_heap_kind_t kind);
 RCGC_INTERNAL void _rcgc_free_object(void *block, rcgc_heap_kind_t kind);
+/* Install the mode and register the allocator's fork handlers (pool, tracer
+ * and debug-quarantine locks held across fork()). rcgc_init calls it before
+ * the thread layer registers its own handlers, whose prepare step (stopping
+ * the world, taking the global lock) must run before ours: prepare handlers
+ * run in reverse order of registration. */
 RCGC_INTERNAL void _rcgc_alloc_init(void);
 RCGC_INTERNAL void _rcgc_alloc_fini(void);
 

@@ -9,6 +9,8 @@
  *
  * All fields are protected by mu, except drop_request, which the holder reads
  * without the lock at safe points (relaxed atomic).
+ *
+ * fork(): see the handlers at the end.
  */
 #include "internal/tstate.h"
 
@@ -105,5 +107,49 @@ void _rcgc_flavour_thread_exit(rcgc_tstate_t *ts) {
     }
 }
 
-void _rcgc_flavour_init(void) {}
+/* ---- fork ----------------------------------------------------------------
+ * Like the free-threaded build's stop-the-world: the prepare handler makes
+ * the forking thread the holder of the global lock (taking it if the thread
+ * is not attached), so no other thread is in the middle of touching objects
+ * or collecting; then it takes glock.mu and threads_lock (a detached thread
+ * may be registering). The parent releases what was taken. The child is
+ * the only thread left: it keeps only its own state on the runtime's list,
+ * forgets the parent's waiters (condition variables re-initialised), and
+ * gives the global lock back unless the forking thread was attached.
+ * Registered after the allocator's handlers (rcgc_init), so this prepare
+ * step runs first: a thread holding the global lock may be waiting for an
+ * allocator lock, never the other way round. */
+static bool fork_took_glock; /* the forking thread only */
+
+static void before_fork(void) {
+    rcgc_tstate_t *ts = _rcgc_tstate();
+    fork_took_glock = ts->attach_depth == 0 || ts->blocking;
+    if (fork_took_glock) glock_acquire();
+    pthread_mutex_lock(&glock.mu);
+    pthread_mutex_lock(&_rcgc_runtime.threads_lock);
+}
+
+static void after_fork_parent(void) {
+    pthread_mutex_unlock(&_rcgc_runtime.threads_lock);
+    pthread_mutex_unlock(&glock.mu);
+    if (fork_took_glock) glock_release();
+}
+
+static void after_fork_child(void) {
+    rcgc_tstate_t *self = _rcgc_tstate();
+    _rcgc_runtime.threads = self->registered ? self : NULL;
+    self->next_thread = self->prev_thread = NULL;
+    pthread_mutex_unlock(&_rcgc_runtime.threads_lock);
+    pthread_cond_init(&glock.cond, NULL);
+    pthread_cond_init(&glock.switch_cond, NULL);
+    glock.waiters = 0;
+    __atomic_store_n(&glock.drop_request, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&glock.mu);
+    if (fork_took_glock) glock_release();
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(before_fork, after_fork_parent, after_fork_child); }
+
+void _rcgc_flavour_init(void) { pthread_once(&atfork_once, register_atfork); }
 void _rcgc_flavour_fini(void) {}

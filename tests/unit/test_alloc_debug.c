@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <signal.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HAVE_ASAN 1
@@ -344,6 +345,70 @@ static void test_debug_mode_threads(void **state) {
     expect_clean(do_debug_threads);
 }
 
+/* fork() while other threads keep the debug quarantine's and the tracer's
+ * locks busy: the grandchild must be able to allocate, free, trace and check
+ * (the allocator holds both locks across fork). */
+static int fork_quit;
+static void *locked_churn(void *arg) {
+    (void)arg;
+    while (!__atomic_load_n(&fork_quit, __ATOMIC_ACQUIRE)) {
+        void *p = rcgc_raw_malloc(40), *q = rcgc_raw_malloc(3000);
+        rcgc_raw_free(p);
+        rcgc_raw_free(q);
+    }
+    return NULL;
+}
+
+static int grandchild_work(void) {
+    for (int i = 0; i < 100; i++) {
+        void *p = rcgc_raw_malloc(64), *q = rcgc_mem_malloc(64);
+        if (!p || !q) return 20;
+        rcgc_raw_free(p);
+        rcgc_mem_free(q);
+    }
+    void *keep = rcgc_raw_malloc(5000);
+    size_t cur = 0;
+    rcgc_trace_get_traced_memory(&cur, NULL);
+    if (!keep || cur < 5000) return 21;
+    rcgc_raw_free(keep);
+    if (rcgc_alloc_check_heap() == 0) return 22;
+    return 0;
+}
+
+static void do_fork_with_busy_locks(void *arg) {
+    (void)arg;
+    start(RCGC_ALLOC_MODE_DEBUG);
+    CHECK(rcgc_trace_start(0) == 0);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, locked_churn, NULL);
+    for (int round = 0; round < 40; round++) {
+        pid_t pid = fork();
+        if (pid == 0) _exit(grandchild_work());
+        CHECK(pid > 0);
+        int status = 0;
+        pid_t r = 0;
+        for (int ms = 0; ms < 30000 && (r = waitpid(pid, &status, WNOHANG)) == 0; ms++) usleep(1000);
+        if (r == 0) {
+            kill(pid, SIGKILL);
+            fprintf(stderr, "grandchild hung in round %d\n", round);
+            _exit(4);
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "grandchild failed in round %d: status 0x%x\n", round, status);
+            _exit(5);
+        }
+    }
+    __atomic_store_n(&fork_quit, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    rcgc_trace_stop();
+    _exit(0);
+}
+
+static void test_fork_while_debug_and_trace_locks_busy(void **state) {
+    (void)state;
+    expect_clean(do_fork_with_busy_locks);
+}
+
 static void do_serial_break(void *arg) {
     (void)arg;
     setenv("RCGC_MALLOC_SERIAL_BREAK", "3", 1);
@@ -537,6 +602,7 @@ int main(void) {
         cmocka_unit_test(test_debug_mode_fills_and_quarantine),
         cmocka_unit_test(test_debug_mode_threads),
         cmocka_unit_test(test_serial_break),
+        cmocka_unit_test(test_fork_while_debug_and_trace_locks_busy),
         cmocka_unit_test(test_malloc_mode),
         cmocka_unit_test(test_set_mode_after_first_allocation),
         cmocka_unit_test(test_asan_sees_pool_use_after_free),

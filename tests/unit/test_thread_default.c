@@ -1,7 +1,11 @@
 /* test_thread_default.c - the default build's global lock: mutual exclusion
- * of attached threads, hand-off at safe points, release around blocking work. */
+ * of attached threads, hand-off at safe points, release around blocking work,
+ * fork() while other threads hold and contend it. */
 #include "testutil.h"
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,6 +114,126 @@ static void test_exit_inside_blocking_section_keeps_lock_exclusive(void **state)
     assert_true(waiter_got_in);
 }
 
+/* ---- fork while other threads hold and contend the global lock ------------------
+ * Workers allocate cycles (collected by the automatic collector), raw blocks
+ * (the tracer's lock, and the debug quarantine's under RCGC_MALLOC=debug)
+ * and keep passing safe points and blocking; one stays detached and only
+ * uses the raw domain. The main thread forks while attached (it holds the
+ * global lock) and while blocking (another thread may hold it). The child
+ * must be able to attach, allocate, trace, collect a cycle and exit 0. */
+typedef struct node { rcgc_object_t ob; rcgc_object_t *next; } node_t;
+static int node_traverse(rcgc_object_t *self, rcgc_visit_fn visit, void *arg) {
+    RCGC_VISIT(((node_t *)self)->next, visit, arg);
+    return 0;
+}
+static int node_clear(rcgc_object_t *self) {
+    RCGC_CLEAR(((node_t *)self)->next);
+    return 0;
+}
+static const rcgc_type_t node_type = { .name = "node", .basic_size = sizeof(node_t), .flags = RCGC_TYPE_GC,
+                                       .traverse = node_traverse, .clear = node_clear };
+
+static bool make_cycle(void) {
+    node_t *a = (node_t *)rcgc_object_new(&node_type), *b = (node_t *)rcgc_object_new(&node_type);
+    if (!a || !b) return false;
+    a->next = RCGC_OBJ(b);
+    b->next = RCGC_OBJ(a);
+    rcgc_incref(RCGC_OBJ(a));
+    rcgc_incref(RCGC_OBJ(b));
+    rcgc_decref(RCGC_OBJ(a));
+    rcgc_decref(RCGC_OBJ(b));
+    return true;
+}
+
+static int fork_quit;
+static _Thread_local uint64_t yield_state;
+static void *attached_worker(void *arg) {
+    yield_state = (uint64_t)(uintptr_t)arg;
+    RCGC_TEST_CHECK(rcgc_thread_attach() == 0);
+    while (!__atomic_load_n(&fork_quit, __ATOMIC_ACQUIRE)) {
+        RCGC_TEST_CHECK(make_cycle());
+        rcgc_raw_free(rcgc_raw_malloc(48));
+        uint64_t r = rcgc_test_rand(&yield_state);
+        if ((r & 3) == 0) {
+            rcgc_blocking_begin();
+            sched_yield();
+            rcgc_blocking_end();
+        }
+        rcgc_safepoint();
+    }
+    rcgc_thread_detach();
+    return NULL;
+}
+static void *detached_worker(void *arg) {
+    while (!__atomic_load_n(&fork_quit, __ATOMIC_ACQUIRE)) {
+        rcgc_raw_free(rcgc_raw_malloc(100));
+        rcgc_mem_free(rcgc_mem_malloc(100));
+    }
+    return NULL;
+}
+
+static int fork_child(bool blocking) {
+    if (blocking) rcgc_blocking_end(); /* forked between blocking_begin and _end */
+    if (!rcgc_thread_is_attached()) return 10;
+    for (int i = 0; i < 200; i++)
+        if (!make_cycle()) return 11;
+    if (rcgc_gc_collect(2) < 2) return 12;
+    void *p = rcgc_raw_malloc(1000);
+    size_t cur = 0, peak = 0;
+    rcgc_trace_get_traced_memory(&cur, &peak);
+    if (!p || !rcgc_trace_is_tracing() || cur < 1000) return 13;
+    rcgc_raw_free(p);
+    rcgc_blocking_begin(); /* release and retake the global lock */
+    rcgc_blocking_end();
+    return 0;
+}
+
+static void run_child_and_check(bool blocking) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(fork_child(blocking));
+    assert_true(pid > 0);
+    int status = 0;
+    double end = now_s() + 30;
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_s() < end) usleep(1000);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("forked child hung");
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_fork_while_threads_hold_and_contend(void **state) {
+    alarm(120);
+    uint64_t seed = rcgc_test_seed(29);
+    assert_int_equal(rcgc_trace_start(0), 0);
+    fork_quit = 0;
+    enum { NW = 3 };
+    pthread_t th[NW + 1];
+    for (int i = 0; i < NW; i++) pthread_create(&th[i], NULL, attached_worker, (void *)(uintptr_t)(seed + i));
+    pthread_create(&th[NW], NULL, detached_worker, NULL);
+    for (int round = 0; round < 20; round++) {
+        if (round % 2) {
+            run_child_and_check(false); /* attached: this thread holds the global lock */
+            rcgc_safepoint();
+        } else {
+            rcgc_blocking_begin(); /* another thread holds it, almost surely */
+            usleep(1000);
+            run_child_and_check(true);
+            rcgc_blocking_end();
+        }
+    }
+    __atomic_store_n(&fork_quit, 1, __ATOMIC_RELEASE);
+    rcgc_blocking_begin();
+    for (int i = 0; i <= NW; i++) pthread_join(th[i], NULL);
+    rcgc_blocking_end();
+    rcgc_trace_stop();
+    rcgc_gc_collect(2);
+    alarm(0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attached_threads_are_serialised),
@@ -117,6 +241,7 @@ int main(void) {
         cmocka_unit_test(test_nested_attach_is_counted),
         cmocka_unit_test(test_exit_inside_blocking_section_keeps_lock_exclusive),
         cmocka_unit_test(test_attach_before_init_is_an_error),
+        cmocka_unit_test(test_fork_while_threads_hold_and_contend),
     };
     return cmocka_run_group_tests(tests, rcgc_test_setup_runtime, rcgc_test_teardown_runtime);
 }
