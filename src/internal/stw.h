@@ -23,10 +23,10 @@
  *                            (brc_ft.c), CAS under threads_lock, only while no
  *                            stop is requested; sets brc_held
  *   SUSPENDED[|WAITING] -> DETACHED|ATTACHED   that merging thread, under
- *                            threads_lock, clearing brc_held; if a stop was
- *                            requested meanwhile the thread stays SUSPENDED
- *                            and that stop's restart resumes it (a restart
- *                            skips threads with brc_held set)
+ *                            threads_lock, clearing brc_held; if another
+ *                            thread requested a stop meanwhile the thread
+ *                            stays SUSPENDED and that stop's restart resumes
+ *                            it (a restart skips threads with brc_held set)
  *   ATTACHED  -> SHUTTING_DOWN      the thread itself at exit, under threads_lock
  *   SHUTTING_DOWN -> DETACHED       the thread itself, if it attaches again
  *

@@ -167,7 +167,7 @@ bool _rcgc_stw_hold_detached(rcgc_tstate_t *t) {
         int s = RCGC_TS_DETACHED;
         held = __atomic_compare_exchange_n(&t->xstate, &s, RCGC_TS_SUSPENDED, false, __ATOMIC_SEQ_CST,
                                            __ATOMIC_ACQUIRE);
-        t->brc_held = held;
+        if (held) t->brc_held = true;
     }
     pthread_mutex_unlock(threads_lock());
     return held;
@@ -177,7 +177,12 @@ void _rcgc_stw_release_held(rcgc_tstate_t *t) {
     pthread_mutex_lock(threads_lock());
     RCGC_ASSERT_INTERNAL(t->brc_held);
     t->brc_held = false;
-    if (!__atomic_load_n(&_rcgc_stw.xrequested, __ATOMIC_RELAXED)) resume_locked(t);
+    /* A detached thread may itself have requested a stop during the hold
+     * (fork's prepare handler does): it is exempt from that stop, and its
+     * restart skips itself, so resume it here. */
+    if (!__atomic_load_n(&_rcgc_stw.xrequested, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&_rcgc_stw.xrequester, __ATOMIC_RELAXED) == t)
+        resume_locked(t);
     pthread_mutex_unlock(threads_lock());
 }
 

@@ -393,10 +393,10 @@ static void test_blocked_owner_memory_released_at_once(void **state) {
 }
 
 /* Stress: detached-owner merges against stops of the world. An owner
- * publishes objects and keeps detaching (blocking, sleeping on a lock,
- * plain detach) and re-attaching; two droppers drop them (each drop may
- * hold the owner while merging); a stopper stops and restarts the world in
- * a loop. Every object must be freed exactly once; nothing may stay queued. */
+ * publishes objects and keeps detaching (blocking, plain detach, stopping
+ * the world itself while detached) and re-attaching; two droppers drop them
+ * (each drop may hold the owner while merging); a stopper stops and
+ * restarts the world in a loop. Every object must be freed exactly once; nothing may stay queued. */
 #define STRESS_RING 64
 static rcgc_object_t *sring[STRESS_RING];
 static unsigned sring_head, sring_tail; /* head: owner (release); tail: droppers (CAS) */
@@ -416,8 +416,16 @@ static void *stress_owner(void *arg) {
             sring[h % STRESS_RING] = counted_new(&counted_type, made++);
             __atomic_store_n(&sring_head, h + 1, __ATOMIC_RELEASE);
         }
-        switch (rcgc_test_rand(&yield_state) % 4) {
+        switch (rcgc_test_rand(&yield_state) % 5) {
         case 0: rcgc_blocking_begin(); maybe_yield(); sched_yield(); rcgc_blocking_end(); break;
+        case 4: /* a detached thread stopping the world (as fork's prepare handler does),
+                 * possibly while a dropper holds it */
+            rcgc_blocking_begin();
+            _rcgc_stop_the_world();
+            maybe_yield();
+            _rcgc_start_the_world();
+            rcgc_blocking_end();
+            break;
         case 1: rcgc_thread_detach(); maybe_yield(); CHECK(rcgc_thread_attach() == 0); break;
         case 2: rcgc_safepoint(); break;
         default: maybe_yield(); break;
@@ -461,7 +469,7 @@ static void *stress_stopper(void *arg) {
     return NULL;
 }
 
-static void test_detached_owner_merges_race_stops(void **state) {
+static void run_detached_owner_stress(bool with_stopper) {
     alarm(120);
     stress_seed = rcgc_test_seed(7);
     stress_total = 1000 * SCALE;
@@ -471,7 +479,7 @@ static void test_detached_owner_merges_race_stops(void **state) {
     stress_quit = 0;
     pthread_t owner, d1, d2, stopper;
     rcgc_blocking_begin(); /* this thread takes no part: it must not hold up the stops */
-    pthread_create(&stopper, NULL, stress_stopper, NULL);
+    if (with_stopper) pthread_create(&stopper, NULL, stress_stopper, NULL);
     pthread_create(&owner, NULL, stress_owner, NULL);
     pthread_create(&d1, NULL, stress_dropper, (void *)(uintptr_t)1);
     pthread_create(&d2, NULL, stress_dropper, (void *)(uintptr_t)2);
@@ -479,11 +487,68 @@ static void test_detached_owner_merges_race_stops(void **state) {
     pthread_join(d2, NULL);
     pthread_join(owner, NULL); /* its exit drains whatever was left queued */
     __atomic_store_n(&stress_quit, 1, __ATOMIC_RELEASE);
-    pthread_join(stopper, NULL);
+    if (with_stopper) pthread_join(stopper, NULL);
     rcgc_blocking_end();
     assert_int_equal(freed_count, stress_total);
     assert_each_freed_once(stress_total);
     alarm(0);
+}
+
+static void test_detached_owner_merges_race_stops(void **state) { run_detached_owner_stress(true); }
+/* Without the stopper, only the owner's own stops (requested while detached,
+ * perhaps while held) ever restart the world: it must never stay suspended. */
+static void test_detached_owner_merges_race_own_stops(void **state) { run_detached_owner_stress(false); }
+
+/* The hold itself (stw_ft.c), step by step, against stops by another thread
+ * and by the held thread itself. The helper never attaches (holds and stops
+ * need no thread state). */
+static rcgc_tstate_t *hold_target;
+static int hold_ack;
+static void *hold_helper(void *arg) {
+    rcgc_tstate_t *t = hold_target;
+    CHECK(_rcgc_stw_hold_detached(t));
+    CHECK(_rcgc_tstate_state(t) == RCGC_TS_SUSPENDED);
+    CHECK(!_rcgc_stw_hold_detached(t)); /* not DETACHED any more */
+    /* a stop by another thread during the hold: its restart leaves t held */
+    _rcgc_stop_the_world();
+    _rcgc_start_the_world();
+    CHECK(_rcgc_tstate_state(t) == RCGC_TS_SUSPENDED);
+    _rcgc_stw_release_held(t);
+    CHECK(_rcgc_tstate_state(t) == RCGC_TS_DETACHED);
+    /* no hold while a stop is requested */
+    _rcgc_stop_the_world();
+    CHECK(!_rcgc_stw_hold_detached(t));
+    CHECK(_rcgc_tstate_state(t) == RCGC_TS_SUSPENDED); /* suspended by the stop */
+    _rcgc_start_the_world();
+    CHECK(_rcgc_tstate_state(t) == RCGC_TS_DETACHED);
+    /* the held thread requests a stop itself (a detached thread forking) */
+    CHECK(_rcgc_stw_hold_detached(t));
+    __atomic_store_n(&hold_ack, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&_rcgc_stw.xrequested, __ATOMIC_ACQUIRE)) sched_yield();
+    _rcgc_stw_release_held(t); /* t is the requester: resumed now */
+    __atomic_store_n(&hold_ack, 2, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_hold_detached_thread_and_stops(void **state) {
+    hold_ack = 0;
+    hold_target = _rcgc_tstate();
+    rcgc_blocking_begin(); /* DETACHED */
+    pthread_t th;
+    pthread_create(&th, NULL, hold_helper, NULL);
+    while (__atomic_load_n(&hold_ack, __ATOMIC_ACQUIRE) < 1) sched_yield();
+    _rcgc_stop_the_world(); /* while held */
+    while (__atomic_load_n(&hold_ack, __ATOMIC_ACQUIRE) < 2) sched_yield();
+    _rcgc_start_the_world();
+    pthread_join(th, NULL);
+    int s = _rcgc_tstate_state(hold_target);
+    if (s != RCGC_TS_DETACHED) {
+        /* would park forever in blocking_end: resume it before failing */
+        __atomic_store_n(&hold_target->xstate, RCGC_TS_DETACHED, __ATOMIC_SEQ_CST);
+        rcgc_blocking_end();
+        fail_msg("the held thread stayed in state %d after its own stop", s);
+    }
+    rcgc_blocking_end();
 }
 
 /* ---- scenario 6, second half: a new thread reuses an exited owner's id ---------- */
@@ -616,6 +681,8 @@ int main(void) {
         cmocka_unit_test(test_queue_push_failure_under_own_stop),
         cmocka_unit_test(test_blocked_owner_memory_released_at_once),
         cmocka_unit_test(test_detached_owner_merges_race_stops),
+        cmocka_unit_test(test_detached_owner_merges_race_own_stops),
+        cmocka_unit_test(test_hold_detached_thread_and_stops),
         cmocka_unit_test(test_new_thread_reusing_dead_owner_id),
         cmocka_unit_test(test_merge_all_with_world_stopped),
     };
