@@ -51,6 +51,7 @@ static void heap_return_page(rcgc_page_t *pg);
 static void heap_set_direct(rcgc_heap_t *heap, unsigned cls) {
     rcgc_page_t *old = heap->direct[cls], *first = heap->avail[cls].first;
     heap->direct[cls] = first ? first : &_rcgc_empty_page;
+    if (first && heap->kind == RCGC_HEAP_GC) _rcgc_pool_mark_young(_rcgc_page_start(first));
     if (old == first || old == &_rcgc_empty_page || old->in_full || old->used != 0) return;
     if (walk_in_progress() || _rcgc_page_flags(old) != RCGC_TF_NORMAL) return; /* on the delayed stack */
     RCGC_ASSERT_INTERNAL(old->xheap == heap && old->state == RCGC_PAGE_SMALL);

@@ -380,6 +380,7 @@ void *_rcgc_large_alloc(size_t size, rcgc_heap_kind_t kind) {
     size_t usable = p ? _rcgc_large_usable(_rcgc_ptr_page(_rcgc_ptr_segment(p), p)) : 0;
     _rcgc_pool_unlock();
     if (p) _rcgc_track_block_alloc(p, usable, false);
+    if (p && kind == RCGC_HEAP_GC) _rcgc_pool_mark_young(p);
     return p;
 }
 

@@ -152,3 +152,52 @@ int rcgc_heap_visit_blocks(rcgc_alloc_heap_t heap, rcgc_block_visitor_fn fn, voi
     if ((unsigned)heap >= RCGC_HEAP_KINDS || fn == NULL) return _rcgc_fail_int(RCGC_EINVAL, "invalid heap or visitor");
     return _rcgc_heap_visit((rcgc_heap_kind_t)heap, fn, arg);
 }
+
+/* ---- young pages (free-threaded collector; internal/alloc_internal.h) ------- */
+
+void _rcgc_pool_mark_young(const void *block) {
+    rcgc_segment_t *seg = _rcgc_ptr_segment(block);
+    uint64_t bit = (uint64_t)1 << _rcgc_page_index(seg, _rcgc_ptr_page(seg, block));
+    if (!(__atomic_load_n(&seg->xgc_young, __ATOMIC_RELAXED) & bit))
+        __atomic_fetch_or(&seg->xgc_young, bit, __ATOMIC_RELAXED);
+}
+
+/* Still a current allocation page: allocations continue there without a
+ * new mark, so it stays young across the collection. */
+static bool page_is_current(rcgc_page_t *pg) {
+    if (pg->state != RCGC_PAGE_SMALL || pg->kind != RCGC_HEAP_GC) return false;
+    rcgc_heap_t *heap = __atomic_load_n(&pg->xheap, __ATOMIC_RELAXED);
+    return heap && heap->direct[pg->cls] == pg;
+}
+
+static int visit_young_segment(rcgc_segment_t *seg, walk_batch_t *wb, rcgc_pool_visit_fn fn, void *arg,
+                               bool reset) {
+    uint64_t mask = __atomic_load_n(&seg->xgc_young, __ATOMIC_RELAXED), keep = 0;
+    int r = 0;
+    for (uint64_t m = mask; m && r == 0; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        if (i == 0 || i >= RCGC_PAGES_PER_SEG) continue;
+        r = visit_pages(seg, i, 1, RCGC_HEAP_GC, wb, fn, arg);
+        if (page_is_current(&seg->pages[i])) keep |= (uint64_t)1 << i;
+    }
+    if (reset && r == 0) __atomic_fetch_and(&seg->xgc_young, keep | ~mask, __ATOMIC_RELAXED);
+    return r;
+}
+
+int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg, bool reset) {
+    RCGC_ASSERT(fn != NULL);
+    __atomic_fetch_add(&_rcgc_pool.xwalkers, 1, __ATOMIC_ACQ_REL);
+    _rcgc_pool_lock();
+    rcgc_segment_t *seg = _rcgc_pool.all_first;
+    _rcgc_pool_unlock();
+    int r = 0;
+    walk_batch_t wb;
+    while (seg && r == 0) {
+        if (__atomic_load_n(&seg->xgc_young, __ATOMIC_RELAXED)) r = visit_young_segment(seg, &wb, fn, arg, reset);
+        _rcgc_pool_lock();
+        seg = seg->all_next;
+        _rcgc_pool_unlock();
+    }
+    __atomic_fetch_sub(&_rcgc_pool.xwalkers, 1, __ATOMIC_ACQ_REL);
+    return r;
+}

@@ -333,24 +333,9 @@ static void delete_garbage(gc_head_t *collectable, gc_head_t *old) {
 
 /* ---- the collection ------------------------------------------------------------- */
 
-/* CPython's gc_select_generation: the oldest generation whose count passed
- * its threshold; generation 2 only under the 25% rule. -1 if none. */
-static int select_generation(void) {
-    for (int i = RCGC_GC_NUM_GENERATIONS - 1; i >= 0; i--) {
-        if (_rcgc_gc.generations[i].count > _rcgc_gc.generations[i].threshold) {
-            if (i == RCGC_GC_NUM_GENERATIONS - 1 &&
-                _rcgc_gc.long_lived_pending < _rcgc_gc.long_lived_total / 4)
-                continue;
-            return i;
-        }
-    }
-    return -1;
-}
-
 /* Counters and lists before collecting generation g (cpython-gc.md §3.4). */
 static void prepare_generations(int generation) {
-    if (generation + 1 < RCGC_GC_NUM_GENERATIONS) _rcgc_gc.generations[generation + 1].count += 1;
-    for (int i = 0; i <= generation; i++) _rcgc_gc.generations[i].count = 0;
+    _rcgc_gc_prepare_counts(generation);
     for (int i = 0; i < generation; i++)
         gc_list_merge(_rcgc_gc.generations[i].head, _rcgc_gc.generations[generation].head);
 }
@@ -360,15 +345,9 @@ static void print_collectable(gc_head_t *list, const char *what) {
         _rcgc_gc_debug_object(what, FROM_GC(g));
 }
 
-typedef struct collect_result {
-    intptr_t collected;     /* m */
-    intptr_t uncollectable; /* n */
-    intptr_t candidates;
-} collect_result_t;
-
 /* Everything between the callbacks (CPython's gc_collect_main). */
-static collect_result_t collect_generation(int generation) {
-    collect_result_t r = { 0, 0, 0 };
+rcgc_gc_result_t _rcgc_gc_collect_generation(int generation) {
+    rcgc_gc_result_t r = { 0, 0, 0 };
     /* temporary lists: fixed head slots (gc_state.h), a collection never nests */
     gc_head_t *unreachable = _rcgc_gc_head(RCGC_GC_HEAD_UNREACHABLE);
     gc_head_t *finalizers = _rcgc_gc_head(RCGC_GC_HEAD_FINALIZERS);
@@ -426,86 +405,7 @@ static collect_result_t collect_generation(int generation) {
     return r;
 }
 
-static void print_start_stats(int generation) {
-    intptr_t sz[RCGC_GC_NUM_GENERATIONS];
+void _rcgc_gc_generation_sizes(intptr_t sz[RCGC_GC_NUM_GENERATIONS], intptr_t *permanent) {
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) sz[i] = gc_list_size(_rcgc_gc.generations[i].head);
-    _rcgc_output("gc: collecting generation %d...\n", generation);
-    _rcgc_output("gc: objects in each generation: %lld %lld %lld\n", (long long)sz[0],
-                 (long long)sz[1], (long long)sz[2]);
-    _rcgc_output("gc: objects in permanent generation: %lld\n",
-                 (long long)gc_list_size(_rcgc_gc.permanent.head));
-}
-
-/* The caller's pending error survives a collection (CPython saves and
- * restores the current exception around it); an error that user code left
- * set without reporting it is reported as unraisable ("garbage collection"),
- * or dropped silently at shutdown. */
-typedef struct saved_error {
-    rcgc_error_t code;
-    char msg[200];
-} saved_error_t;
-
-static void save_error(saved_error_t *e) {
-    e->code = rcgc_last_error();
-    if (e->code != RCGC_OK) snprintf(e->msg, sizeof e->msg, "%s", rcgc_last_error_message());
-    rcgc_error_clear();
-}
-
-static void restore_error(const saved_error_t *e, rcgc_gc_reason_t reason) {
-    if (rcgc_last_error() != RCGC_OK) {
-        if (reason == RCGC_GC_REASON_SHUTDOWN) rcgc_error_clear();
-        else rcgc_error_write_unraisable("garbage collection", NULL);
-    }
-    if (e->code != RCGC_OK) rcgc_error_set(e->code, "%s", e->msg);
-}
-
-intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason) {
-    if (_rcgc_gc.collecting) return 0;
-    _rcgc_gc.collecting = true;
-    if (generation == RCGC_GC_GENERATION_AUTO) {
-        generation = select_generation();
-        if (generation < 0) {
-            _rcgc_gc.collecting = false;
-            return 0;
-        }
-    }
-    saved_error_t saved;
-    save_error(&saved);
-    rcgc_gc_info_t info = { .generation = generation, .reason = reason };
-    if (reason != RCGC_GC_REASON_SHUTDOWN) _rcgc_gc_invoke_callbacks(RCGC_GC_PHASE_START, &info);
-
-    bool stats = (_rcgc_gc.debug & RCGC_GC_DEBUG_STATS) != 0;
-    if (stats) print_start_stats(generation);
-    double t0 = _rcgc_gc_now();
-    collect_result_t r = collect_generation(generation);
-    double elapsed = _rcgc_gc_now() - t0;
-    if (stats)
-        _rcgc_output("gc: done, %lld unreachable, %lld uncollectable, %.4fs elapsed\n",
-                     (long long)(r.collected + r.uncollectable), (long long)r.uncollectable, elapsed);
-
-    rcgc_gc_gen_stats_t *st = &_rcgc_gc.stats[generation];
-    st->collections += 1;
-    st->collected += r.collected;
-    st->uncollectable += r.uncollectable;
-    st->candidates += r.candidates;
-    st->duration += elapsed;
-    if (rcgc_debug_level >= 3) _rcgc_gc_check_after_collection(r.candidates);
-
-    if (reason != RCGC_GC_REASON_SHUTDOWN) {
-        info.collected = r.collected;
-        info.uncollectable = r.uncollectable;
-        info.candidates = r.candidates;
-        info.duration = elapsed;
-        _rcgc_gc_invoke_callbacks(RCGC_GC_PHASE_STOP, &info);
-    }
-    restore_error(&saved, reason);
-    _rcgc_gc.collecting = false;
-    return r.collected + r.uncollectable;
-}
-
-intptr_t rcgc_gc_collect(int generation) {
-    if (generation < 0 || generation >= RCGC_GC_NUM_GENERATIONS)
-        return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_collect: invalid generation");
-    if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_collect: rcgc is not initialized");
-    return _rcgc_gc_collect_main(generation, RCGC_GC_REASON_MANUAL);
+    *permanent = gc_list_size(_rcgc_gc.permanent.head);
 }

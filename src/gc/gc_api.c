@@ -7,6 +7,7 @@
 #include "gc/gc_state.h"
 #include "internal/tstate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,10 +71,9 @@ void rcgc_gc_get_threshold(int out[RCGC_GC_NUM_GENERATIONS]) {
 }
 
 void rcgc_gc_get_count(intptr_t out[RCGC_GC_NUM_GENERATIONS]) {
-    _rcgc_gc_count_flush(_rcgc_tstate());
-    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++)
+    for (int i = 1; i < RCGC_GC_NUM_GENERATIONS; i++)
         out[i] = __atomic_load_n(&_rcgc_gc.generations[i].count, __ATOMIC_RELAXED);
-    if (out[0] < 0) out[0] = 0; /* free-threaded: frees may race ahead of allocations */
+    out[0] = _rcgc_gc_young_count();
 }
 
 void rcgc_gc_set_debug(unsigned flags) { _rcgc_gc.debug = flags; }
@@ -188,4 +188,126 @@ void _rcgc_gc_report_shutdown_garbage(void) {
         rcgc_object_t *o = _rcgc_gc.garbage.items[i];
         _rcgc_output("      <%s %p>\n", o->ob_type->name, (void *)o);
     }
+}
+
+/* ---- the collection driver (both flavours) ------------------------------------
+ * Selection, callbacks, DEBUG_STATS output, statistics and the caller's
+ * pending error around the flavour's _rcgc_gc_collect_generation. */
+
+bool _rcgc_gc_begin(void) {
+    bool expected = false;
+    return __atomic_compare_exchange_n(&_rcgc_gc.collecting, &expected, true, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+
+void _rcgc_gc_end(void) { __atomic_store_n(&_rcgc_gc.collecting, false, __ATOMIC_RELEASE); }
+
+bool _rcgc_gc_is_collecting(void) { return __atomic_load_n(&_rcgc_gc.collecting, __ATOMIC_ACQUIRE); }
+
+/* CPython's gc_select_generation: the oldest generation whose count passed
+ * its threshold; generation 2 only under the 25% rule. -1 if none. */
+static int select_generation(void) {
+    intptr_t count[RCGC_GC_NUM_GENERATIONS];
+    rcgc_gc_get_count(count);
+    for (int i = RCGC_GC_NUM_GENERATIONS - 1; i >= 0; i--) {
+        if (count[i] > _rcgc_gc.generations[i].threshold) {
+            if (i == RCGC_GC_NUM_GENERATIONS - 1 &&
+                _rcgc_gc.long_lived_pending < _rcgc_gc.long_lived_total / 4)
+                continue;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Counters before collecting generation g (cpython-gc.md §3.4). */
+void _rcgc_gc_prepare_counts(int generation) {
+    if (generation + 1 < RCGC_GC_NUM_GENERATIONS) _rcgc_gc.generations[generation + 1].count += 1;
+    for (int i = 0; i <= generation; i++) __atomic_store_n(&_rcgc_gc.generations[i].count, 0, __ATOMIC_RELAXED);
+    _rcgc_gc_reset_young_count();
+}
+
+static void print_start_stats(int generation) {
+    intptr_t sz[RCGC_GC_NUM_GENERATIONS], permanent;
+    _rcgc_gc_generation_sizes(sz, &permanent);
+    _rcgc_output("gc: collecting generation %d...\n", generation);
+    _rcgc_output("gc: objects in each generation: %lld %lld %lld\n", (long long)sz[0],
+                 (long long)sz[1], (long long)sz[2]);
+    _rcgc_output("gc: objects in permanent generation: %lld\n", (long long)permanent);
+}
+
+/* The caller's pending error survives a collection (CPython saves and
+ * restores the current exception around it); an error that user code left
+ * set without reporting it is reported as unraisable ("garbage collection"),
+ * or dropped silently at shutdown. */
+typedef struct saved_error {
+    rcgc_error_t code;
+    char msg[200];
+} saved_error_t;
+
+static void save_error(saved_error_t *e) {
+    e->code = rcgc_last_error();
+    if (e->code != RCGC_OK) snprintf(e->msg, sizeof e->msg, "%s", rcgc_last_error_message());
+    rcgc_error_clear();
+}
+
+static void restore_error(const saved_error_t *e, rcgc_gc_reason_t reason) {
+    if (rcgc_last_error() != RCGC_OK) {
+        if (reason == RCGC_GC_REASON_SHUTDOWN) rcgc_error_clear();
+        else rcgc_error_write_unraisable("garbage collection", NULL);
+    }
+    if (e->code != RCGC_OK) rcgc_error_set(e->code, "%s", e->msg);
+}
+
+static void record_stats(int generation, const rcgc_gc_result_t *r, double elapsed) {
+    rcgc_gc_gen_stats_t *st = &_rcgc_gc.stats[generation];
+    st->collections += 1;
+    st->collected += r->collected;
+    st->uncollectable += r->uncollectable;
+    st->candidates += r->candidates;
+    st->duration += elapsed;
+}
+
+intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason) {
+    if (!_rcgc_gc_begin()) return 0;
+    if (generation == RCGC_GC_GENERATION_AUTO) {
+        generation = select_generation();
+        if (generation < 0) {
+            _rcgc_gc_end();
+            return 0;
+        }
+    }
+    saved_error_t saved;
+    save_error(&saved);
+    rcgc_gc_info_t info = { .generation = generation, .reason = reason };
+    if (reason != RCGC_GC_REASON_SHUTDOWN) _rcgc_gc_invoke_callbacks(RCGC_GC_PHASE_START, &info);
+
+    bool stats = (_rcgc_gc.debug & RCGC_GC_DEBUG_STATS) != 0;
+    if (stats) print_start_stats(generation);
+    double t0 = _rcgc_gc_now();
+    rcgc_gc_result_t r = _rcgc_gc_collect_generation(generation);
+    double elapsed = _rcgc_gc_now() - t0;
+    if (stats)
+        _rcgc_output("gc: done, %lld unreachable, %lld uncollectable, %.4fs elapsed\n",
+                     (long long)(r.collected + r.uncollectable), (long long)r.uncollectable, elapsed);
+    record_stats(generation, &r, elapsed);
+    if (rcgc_debug_level >= 3) _rcgc_gc_check_after_collection(r.candidates);
+
+    if (reason != RCGC_GC_REASON_SHUTDOWN) {
+        info.collected = r.collected;
+        info.uncollectable = r.uncollectable;
+        info.candidates = r.candidates;
+        info.duration = elapsed;
+        _rcgc_gc_invoke_callbacks(RCGC_GC_PHASE_STOP, &info);
+    }
+    restore_error(&saved, reason);
+    _rcgc_gc_end();
+    return r.collected + r.uncollectable;
+}
+
+intptr_t rcgc_gc_collect(int generation) {
+    if (generation < 0 || generation >= RCGC_GC_NUM_GENERATIONS)
+        return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_collect: invalid generation");
+    if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_collect: rcgc is not initialized");
+    return _rcgc_gc_collect_main(generation, RCGC_GC_REASON_MANUAL);
 }

@@ -224,9 +224,6 @@ typedef struct detect_counts {
 
 
 /* collect_default.c */
-/* One collection (CPython's _PyGC_Collect): generation 0..2 or
- * RCGC_GC_GENERATION_AUTO; returns m + n, or 0 when one is already running. */
-RCGC_INTERNAL intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason);
 /* update_refs + subtract_refs + move_unreachable on base: afterwards base
  * holds the objects reachable from outside it (COLLECTING clear) and
  * unreachable the others (COLLECTING and UNREACHABLE set). */
@@ -252,11 +249,5 @@ RCGC_INTERNAL intptr_t _rcgc_gc_handle_resurrected(gc_head_t *unreachable, gc_he
  * an object of final, without callbacks. */
 RCGC_INTERNAL void _rcgc_gc_clear_weakrefs(gc_head_t *final);
 
-/* gc_check_default.c */
-/* "gc: <what> <type 0xaddr>" through the output channel. */
-RCGC_INTERNAL void _rcgc_gc_debug_object(const char *what, rcgc_object_t *o);
-/* RCGC_DEBUG >= 3: heap check after a collection (amortized on large heaps);
- * fatal on any problem. */
-RCGC_INTERNAL void _rcgc_gc_check_after_collection(intptr_t examined);
 
 #endif

@@ -116,5 +116,37 @@ RCGC_INTERNAL void _rcgc_gc_invoke_callbacks(rcgc_gc_phase_t phase, const rcgc_g
 RCGC_INTERNAL double _rcgc_gc_now(void);
 /* The shutdown report on the garbage list (cpython-gc.md §11). */
 RCGC_INTERNAL void _rcgc_gc_report_shutdown_garbage(void);
+/* "gc: <what> <type 0xaddr>" through the output channel. */
+RCGC_INTERNAL void _rcgc_gc_debug_object(const char *what, rcgc_object_t *o);
+/* One collection (CPython's _PyGC_Collect): generation 0..2 or
+ * RCGC_GC_GENERATION_AUTO; returns m + n, or 0 when one is already running
+ * (on this or, free-threaded, another thread). */
+RCGC_INTERNAL intptr_t _rcgc_gc_collect_main(int generation, rcgc_gc_reason_t reason);
+/* The collecting flag: _rcgc_gc_begin sets it (false if it was set). */
+RCGC_INTERNAL bool _rcgc_gc_begin(void);
+RCGC_INTERNAL void _rcgc_gc_end(void);
+RCGC_INTERNAL bool _rcgc_gc_is_collecting(void);
+/* Counters before collecting generation g (cpython-gc.md §3.4): count[g+1]
+ * += 1, counts 0..g := 0 (and the threads' pending young counts). */
+RCGC_INTERNAL void _rcgc_gc_prepare_counts(int generation);
+
+/* ---- per flavour (collect_default.c + gc_check_default.c + gc_list_default.c,
+ *      or collect_ft.c + gc_ft.c) ------------------------------------------- */
+typedef struct rcgc_gc_result {
+    intptr_t collected;     /* m */
+    intptr_t uncollectable; /* n */
+    intptr_t candidates;    /* objects examined */
+} rcgc_gc_result_t;
+/* Everything between the START and STOP callbacks; counters via
+ * _rcgc_gc_prepare_counts. Called with the collecting flag held. */
+RCGC_INTERNAL rcgc_gc_result_t _rcgc_gc_collect_generation(int generation);
+/* Tracked objects per generation and in the permanent generation. */
+RCGC_INTERNAL void _rcgc_gc_generation_sizes(intptr_t sz[RCGC_GC_NUM_GENERATIONS], intptr_t *permanent);
+/* RCGC_DEBUG >= 3: heap check after a collection (amortized on large heaps);
+ * fatal on any problem. */
+RCGC_INTERNAL void _rcgc_gc_check_after_collection(intptr_t examined);
+/* count[0] as rcgc_gc_get_count reports it (>= 0), and its reset. */
+RCGC_INTERNAL intptr_t _rcgc_gc_young_count(void);
+RCGC_INTERNAL void _rcgc_gc_reset_young_count(void);
 
 #endif

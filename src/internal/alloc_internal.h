@@ -54,6 +54,17 @@ RCGC_INTERNAL void _rcgc_pool_collect(bool force);
 typedef int (*rcgc_pool_visit_fn)(void *block, size_t block_size, void *arg);
 RCGC_INTERNAL int _rcgc_heap_visit(rcgc_heap_kind_t kind, rcgc_pool_visit_fn fn, void *arg);
 
+/* ---- young pages (free-threaded collector) ------------------------------------
+ * A GC page is marked young when it becomes a thread's current allocation
+ * page for its class, when a large GC block is carved, and when an object in
+ * it is tracked (rcgc_gc_track); a young collection visits only marked pages
+ * (the objects allocated or tracked since the last young collection are all
+ * there). _rcgc_heap_visit_young visits the live blocks of marked GC pages
+ * (same rules as _rcgc_heap_visit); with reset, it then clears the mark of
+ * every visited page that is not some heap's current page. */
+RCGC_INTERNAL void _rcgc_pool_mark_young(const void *block);
+RCGC_INTERNAL int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg, bool reset);
+
 /* ---- segment names (default build) -------------------------------------------
  * Every mapped pool segment has a small index, 1..RCGC_SEGTAB_SIZE-1, stored
  * in its header (at RCGC_SEG_INDEX_OFFSET) and reused after the segment is

@@ -178,6 +178,11 @@ typedef struct rcgc_segment {
     unsigned nfree;
     unsigned retained;                   /* FREE pages still committed */
     bool huge;
+    /* atomic (relaxed OR by allocating threads, cleared by the collector
+     * while the world is stopped): bit i set => page i may hold GC objects
+     * allocated or tracked since the last young collection (a "young page";
+     * docs/design/gc-ft.md). Only GC-kind pages are ever marked. */
+    uint64_t xgc_young;
     struct rcgc_segment *all_next, *all_prev;     /* address order */
     struct rcgc_segment *bucket_next, *bucket_prev; /* bucket[nfree] */
     rcgc_page_t pages[RCGC_PAGES_PER_SEG];
