@@ -201,3 +201,15 @@ int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg, bool reset) {
     __atomic_fetch_sub(&_rcgc_pool.xwalkers, 1, __ATOMIC_ACQ_REL);
     return r;
 }
+
+uintptr_t _rcgc_pool_owner_tid(const void *p) {
+#ifdef RCGC_TOKEN_IS_THREAD_POINTER
+    rcgc_segment_t *seg = _rcgc_ptr_segment(p);
+    rcgc_page_t *pg = _rcgc_ptr_page(seg, p);
+    if (pg->state != RCGC_PAGE_SMALL) return 0;
+    return (uintptr_t)__atomic_load_n(&pg->xowner, __ATOMIC_RELAXED);
+#else
+    (void)p;
+    return 0;
+#endif
+}

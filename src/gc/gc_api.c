@@ -63,6 +63,7 @@ int rcgc_gc_set_threshold(int threshold0, int threshold1, int threshold2) {
     _rcgc_gc.generations[0].threshold = threshold0;
     _rcgc_gc.generations[1].threshold = threshold1;
     _rcgc_gc.generations[2].threshold = threshold2;
+    _rcgc_gc_threshold_changed();
     return 0;
 }
 

@@ -1,104 +1,362 @@
-/* gc/gc_ft.c - the free-threaded build's part of rcgc/gc.h.
+/* gc/gc_ft.c - the free-threaded build's part of rcgc/gc.h around the
+ * collection itself (collect_ft.c): tracking, the batched young count and
+ * scheduling, runtime start/stop, freeze, and the heap walks behind
+ * get_objects, visit_objects and get_referrers.
  *
- * Free-threaded objects have no pre-header: tracking is the TRACKED bit in
- * the header and the (future) collector finds tracked objects by walking the
- * GC heap (RCGC_HEAP_GC), as CPython's gc_free_threading.c does. That
- * collector is a later issue. Until then:
- *   - tracking, the young count, thresholds, debug flags, callbacks, stats,
- *     the garbage list and get_referents work (gc_api.c is shared);
- *   - rcgc_gc_collect, get_objects, visit_objects and get_referrers fail with
- *     -1 and RCGC_ENOTSUP; freeze/unfreeze set RCGC_ENOTSUP and do nothing;
- *     the freeze count is 0 and the heap check finds nothing to check;
- *   - nothing is ever scheduled and shutdown runs no collection.
+ * Every walk over the heap runs with the world stopped. Walks that call user
+ * code (the visitors of get_objects etc.) first collect the objects with a
+ * reference each, restart the world, and then call the visitor, so that it
+ * may allocate, drop references and even collect.
  */
-#include "gc/gc_state.h"
-#include "internal/tstate.h"
+#include "gc/gc_ft.h"
+#include "internal/stw.h"
+
+#include <string.h>
+
+/* ---- vectors ------------------------------------------------------------------ */
+
+bool _rcgc_ft_vec_reserve(ft_vec_t *vec, size_t extra) {
+    if (vec->cap - vec->n >= extra) return true;
+    size_t cap = vec->cap ? vec->cap : 256;
+    while (cap - vec->n < extra) {
+        if (cap > SIZE_MAX / 2 / sizeof *vec->v) return false;
+        cap *= 2;
+    }
+    rcgc_object_t **v = rcgc_raw_realloc(vec->v, cap * sizeof *v);
+    if (!v) return false;
+    vec->v = v;
+    vec->cap = cap;
+    return true;
+}
+
+bool _rcgc_ft_vec_push(ft_vec_t *vec, rcgc_object_t *o) {
+    if (vec->n == vec->cap && !_rcgc_ft_vec_reserve(vec, 1)) return false;
+    vec->v[vec->n++] = o;
+    return true;
+}
+
+void _rcgc_ft_vec_free(ft_vec_t *vec) {
+    rcgc_raw_free(vec->v);
+    memset(vec, 0, sizeof *vec);
+}
+
+/* ---- heap walk -------------------------------------------------------------------- */
+
+typedef struct walk_ctx {
+    size_t offset; /* pool block -> object (debug allocator: its head) */
+    ft_object_fn fn;
+    void *arg;
+} walk_ctx_t;
+
+static int visit_block(void *block, size_t size, void *arg) {
+    walk_ctx_t *w = arg;
+    if (size < w->offset + sizeof(rcgc_object_t)) return 0;
+    rcgc_object_t *o = (rcgc_object_t *)((char *)block + w->offset);
+    if (!ft_alive(o)) return 0;
+    return w->fn(o, w->arg);
+}
+
+int _rcgc_ft_walk(bool young_only, bool reset, ft_object_fn fn, void *arg) {
+    walk_ctx_t w = { _rcgc_alloc_object_offset(), fn, arg };
+    return young_only ? _rcgc_heap_visit_young(visit_block, &w, reset)
+                      : _rcgc_heap_visit(RCGC_HEAP_GC, visit_block, &w);
+}
+
+/* ---- tracking ------------------------------------------------------------------ */
+
+static void track(rcgc_object_t *o) {
+    uint8_t bits = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
+    if (bits & RCGC_GCBIT_TRACKED) rcgc_fatal_object(o, "object already tracked by the garbage collector");
+    ft_set_age(o, 0);
+    /* keep FINALIZED and DEFERRED-style persistent bits only */
+    __atomic_store_n(&o->ob_gc_bits,
+                     (uint8_t)((bits & ~(RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE | RCGC_GCBIT_FROZEN |
+                                         RCGC_GCBIT_SCRATCH | FT_GCBIT_QUEUED)) |
+                               RCGC_GCBIT_TRACKED),
+                     __ATOMIC_RELAXED);
+}
 
 void rcgc_gc_track(rcgc_object_t *o) {
     RCGC_ASSERT_OBJ(o, rcgc_object_is_gc(o), "tracking an object of a non-GC type");
-    uint8_t bits = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
-    if (bits & RCGC_GCBIT_TRACKED) rcgc_fatal_object(o, "object already tracked by the garbage collector");
-    __atomic_store_n(&o->ob_gc_bits, (uint8_t)((bits & RCGC_GCBIT_FINALIZED) | RCGC_GCBIT_TRACKED),
-                     __ATOMIC_RELAXED);
+    RCGC_ASSERT_OBJ(o, !(o->ob_flags & RCGC_OBF_STATIC), "tracking a statically allocated object");
+    track(o);
+    /* a young collection finds young objects on young pages only */
+    _rcgc_pool_mark_young((const char *)o - _rcgc_alloc_object_offset());
+}
+
+void _rcgc_gc_track_new(rcgc_object_t *o) {
+    /* a new object's block came from a current (young) allocation page */
+    track(o);
 }
 
 void rcgc_gc_untrack(rcgc_object_t *o) {
     uint8_t bits = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
     if (!(bits & RCGC_GCBIT_TRACKED)) return;
-    __atomic_store_n(&o->ob_gc_bits, (uint8_t)(bits & RCGC_GCBIT_FINALIZED), __ATOMIC_RELAXED);
+    __atomic_store_n(&o->ob_gc_bits, (uint8_t)(bits & ~RCGC_GCBIT_TRACKED), __ATOMIC_RELAXED);
 }
 
 bool rcgc_gc_is_tracked(const rcgc_object_t *o) {
-    return rcgc_object_is_gc(o) && (__atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED) & RCGC_GCBIT_TRACKED);
+    return rcgc_object_is_gc(o) && (ft_bits(o) & RCGC_GCBIT_TRACKED);
 }
 
 bool rcgc_gc_is_finalized(const rcgc_object_t *o) {
-    return rcgc_object_is_gc(o) && (__atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED) & RCGC_GCBIT_FINALIZED);
+    return rcgc_object_is_gc(o) && (ft_bits(o) & RCGC_GCBIT_FINALIZED);
 }
 
-/* The young count is a relaxed atomic that every thread adds its own
- * allocations minus frees to in batches of YOUNG_BATCH (one shared write per
- * object made GCBench 20% slower and two threads creating private objects 5x
- * slower than one: bench scale_private_alloc); the calling thread's delta is
- * flushed by rcgc_gc_get_count and at its safe points, detach and exit, so the
- * count lags by at most YOUNG_BATCH per running thread. The floor at 0 is
- * applied when it is read (rcgc_gc_get_count), since frees on one thread may
- * race allocations. */
-#define YOUNG_BATCH 256
+/* ---- the young count ---------------------------------------------------------------
+ * Each thread counts GC allocations minus frees in gc_delta and adds it to
+ * generations[0].count (atomic) when it reaches gc_limit or -GC_BATCH. The
+ * limit is what is left below threshold 0 (at most GC_BATCH), so a single
+ * thread schedules a collection at exactly the allocation the default build
+ * would, and k threads within threshold + GC_BATCH * k. A free lowers the
+ * count only while this thread's view of it (gc_base + gc_delta) is positive:
+ * the default build's floor at 0, exact for one thread. */
+#define GC_BATCH 512
 
-void _rcgc_gc_count_flush(rcgc_tstate_t *ts) {
-    if (ts->gc_young_delta == 0) return;
-    __atomic_fetch_add(&_rcgc_gc.generations[0].count, ts->gc_young_delta, __ATOMIC_RELAXED);
-    ts->gc_young_delta = 0;
+static intptr_t load_ip(const intptr_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static void store_ip(intptr_t *p, intptr_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+
+static void young_flush(rcgc_tstate_t *ts) {
+    intptr_t d = load_ip(&ts->gc_delta);
+    intptr_t base = __atomic_add_fetch(&_rcgc_gc.generations[0].count, d, __ATOMIC_RELAXED);
+    store_ip(&ts->gc_delta, 0);
+    ts->gc_base = base;
+    intptr_t threshold = _rcgc_gc.generations[0].threshold;
+    intptr_t left = threshold ? threshold - base + 1 : GC_BATCH;
+    ts->gc_limit = left < 1 ? 1 : left > GC_BATCH ? GC_BATCH : left;
+    if (threshold && base > threshold && _rcgc_gc.enabled && !_rcgc_gc_is_collecting())
+        ts->gc_scheduled = true;
 }
 
 void _rcgc_gc_on_alloc(void) {
     rcgc_tstate_t *ts = _rcgc_tstate();
-    if (RCGC_UNLIKELY(++ts->gc_young_delta > YOUNG_BATCH)) _rcgc_gc_count_flush(ts);
+    intptr_t d = load_ip(&ts->gc_delta) + 1;
+    store_ip(&ts->gc_delta, d);
+    if (RCGC_UNLIKELY(d >= ts->gc_limit)) young_flush(ts);
 }
 
 void _rcgc_gc_on_free(void) {
     rcgc_tstate_t *ts = _rcgc_tstate();
-    if (RCGC_UNLIKELY(--ts->gc_young_delta < -YOUNG_BATCH)) _rcgc_gc_count_flush(ts);
+    intptr_t d = load_ip(&ts->gc_delta);
+    if (ts->gc_base + d <= 0) return;
+    store_ip(&ts->gc_delta, --d);
+    if (RCGC_UNLIKELY(d <= -GC_BATCH)) young_flush(ts);
 }
 
-void _rcgc_gc_init(void) { _rcgc_gc_state_reset(); }
+void _rcgc_gc_count_flush(struct rcgc_tstate *ts) {
+    if (load_ip(&ts->gc_delta)) young_flush(ts);
+}
 
-void _rcgc_gc_run_pending(void) {}
+intptr_t _rcgc_gc_young_count(void) {
+    intptr_t n = load_ip(&_rcgc_gc.generations[0].count);
+    pthread_mutex_lock(&_rcgc_runtime.threads_lock);
+    for (rcgc_tstate_t *t = _rcgc_runtime.threads; t; t = t->next_thread) n += load_ip(&t->gc_delta);
+    pthread_mutex_unlock(&_rcgc_runtime.threads_lock);
+    rcgc_tstate_t *self = _rcgc_tstate();
+    if (!self->registered) n += load_ip(&self->gc_delta);
+    return n > 0 ? n : 0;
+}
+
+static void reset_thread_count(rcgc_tstate_t *t) {
+    store_ip(&t->gc_delta, 0);
+    t->gc_base = 0;
+    t->gc_limit = 0; /* the next allocation flushes and computes the limit */
+}
+
+/* With the world stopped (or no other thread attached). */
+void _rcgc_gc_reset_young_count(void) {
+    pthread_mutex_lock(&_rcgc_runtime.threads_lock);
+    for (rcgc_tstate_t *t = _rcgc_runtime.threads; t; t = t->next_thread) reset_thread_count(t);
+    pthread_mutex_unlock(&_rcgc_runtime.threads_lock);
+    reset_thread_count(_rcgc_tstate());
+}
+
+void _rcgc_gc_threshold_changed(void) { _rcgc_tstate()->gc_limit = 0; }
+
+void _rcgc_gc_run_pending(void) {
+    rcgc_tstate_t *ts = _rcgc_tstate();
+    if (RCGC_LIKELY(!ts->gc_scheduled)) return;
+    ts->gc_scheduled = false;
+    if (!_rcgc_gc.enabled || !_rcgc_gc.generations[0].threshold || _rcgc_gc_is_collecting()) return;
+    _rcgc_gc_collect_main(RCGC_GC_GENERATION_AUTO, RCGC_GC_REASON_HEAP);
+}
+
+/* ---- runtime start / stop ------------------------------------------------------------ */
+
+void _rcgc_gc_init(void) {
+    _rcgc_gc_state_reset();
+    _rcgc_gc_reset_young_count();
+}
+
+static int forget_object(rcgc_object_t *o, void *arg) {
+    (void)arg;
+    if (ft_bits(o) & RCGC_GCBIT_TRACKED) ft_clear_bits(o, RCGC_GCBIT_TRACKED | RCGC_GCBIT_FROZEN);
+    return 0;
+}
 
 void _rcgc_gc_fini(void) {
     if (!_rcgc_gc.initialized) return;
+    _rcgc_gc_collect_main(RCGC_GC_NUM_GENERATIONS - 1, RCGC_GC_REASON_SHUTDOWN);
     _rcgc_gc_report_shutdown_garbage();
     _rcgc_gc_state_release();
+    /* as the default build does: what is still tracked is forgotten, so a
+     * later runtime does not examine objects of this one */
+    _rcgc_stop_the_world();
+    _rcgc_ft_walk(false, false, forget_object, NULL);
+    _rcgc_start_the_world();
     _rcgc_gc.initialized = false;
 }
 
-static int not_supported(const char *what) {
-    return _rcgc_fail_int(RCGC_ENOTSUP, what);
+/* ---- freeze ------------------------------------------------------------------------ */
+
+typedef struct freeze_arg {
+    bool freeze;
+} freeze_arg_t;
+
+static int visit_freeze(rcgc_object_t *o, void *arg) {
+    freeze_arg_t *f = arg;
+    unsigned b = ft_bits(o);
+    if (!(b & RCGC_GCBIT_TRACKED)) return 0;
+    if (f->freeze) {
+        if (!(b & RCGC_GCBIT_FROZEN)) ft_set_bits(o, RCGC_GCBIT_FROZEN);
+    } else if (b & RCGC_GCBIT_FROZEN) {
+        ft_clear_bits(o, RCGC_GCBIT_FROZEN);
+        ft_set_age(o, RCGC_GC_NUM_GENERATIONS - 1); /* into the oldest generation */
+    }
+    return 0;
 }
 
-intptr_t rcgc_gc_collect(int generation) {
-    if (generation < 0 || generation >= RCGC_GC_NUM_GENERATIONS)
-        return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_collect: invalid generation");
-    return not_supported("rcgc_gc_collect: the free-threaded collector is not implemented yet");
+static void freeze_walk(bool freeze) {
+    freeze_arg_t f = { freeze };
+    _rcgc_stop_the_world();
+    _rcgc_ft_walk(false, false, visit_freeze, &f);
+    if (freeze) {
+        for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++)
+            __atomic_store_n(&_rcgc_gc.generations[i].count, 0, __ATOMIC_RELAXED);
+        _rcgc_gc_reset_young_count();
+    }
+    _rcgc_start_the_world();
 }
 
-void rcgc_gc_freeze(void) { (void)not_supported("rcgc_gc_freeze: not supported in the free-threaded build yet"); }
-void rcgc_gc_unfreeze(void) { (void)not_supported("rcgc_gc_unfreeze: not supported in the free-threaded build yet"); }
-size_t rcgc_gc_get_freeze_count(void) { return 0; }
+void rcgc_gc_freeze(void) {
+    if (_rcgc_gc.initialized) freeze_walk(true);
+}
+
+void rcgc_gc_unfreeze(void) {
+    if (_rcgc_gc.initialized) freeze_walk(false);
+}
+
+static int count_frozen(rcgc_object_t *o, void *arg) {
+    unsigned b = ft_bits(o);
+    *(size_t *)arg += (b & (RCGC_GCBIT_TRACKED | RCGC_GCBIT_FROZEN)) == (RCGC_GCBIT_TRACKED | RCGC_GCBIT_FROZEN);
+    return 0;
+}
+
+size_t rcgc_gc_get_freeze_count(void) {
+    if (!_rcgc_gc.initialized) return 0;
+    size_t n = 0;
+    _rcgc_stop_the_world();
+    _rcgc_ft_walk(false, false, count_frozen, &n);
+    _rcgc_start_the_world();
+    return n;
+}
+
+typedef struct sizes_arg {
+    intptr_t sz[RCGC_GC_NUM_GENERATIONS];
+    intptr_t permanent;
+} sizes_arg_t;
+
+static int count_generation(rcgc_object_t *o, void *arg) {
+    sizes_arg_t *s = arg;
+    unsigned b = ft_bits(o);
+    if (!(b & RCGC_GCBIT_TRACKED)) return 0;
+    if (b & RCGC_GCBIT_FROZEN) s->permanent++;
+    else s->sz[ft_age(o)]++;
+    return 0;
+}
+
+void _rcgc_gc_generation_sizes(intptr_t sz[RCGC_GC_NUM_GENERATIONS], intptr_t *permanent) {
+    sizes_arg_t s;
+    memset(&s, 0, sizeof s);
+    _rcgc_stop_the_world();
+    _rcgc_ft_walk(false, false, count_generation, &s);
+    _rcgc_start_the_world();
+    memcpy(sz, s.sz, sizeof s.sz);
+    *permanent = s.permanent;
+}
+
+/* ---- walks with user code: snapshot, restart, visit -------------------------------- */
+
+typedef struct snapshot {
+    int generation;     /* -1: all; -2: all, frozen included */
+    rcgc_object_t *const *targets; /* get_referrers */
+    size_t ntargets;
+    ft_vec_t objs;
+    bool oom;
+} snapshot_t;
+
+static int visit_is_target(rcgc_object_t *child, void *arg) {
+    const snapshot_t *s = arg;
+    for (size_t i = 0; i < s->ntargets; i++)
+        if (s->targets[i] == child) return 1;
+    return 0;
+}
+
+static int snapshot_object(rcgc_object_t *o, void *arg) {
+    snapshot_t *s = arg;
+    unsigned b = ft_bits(o);
+    /* the garbage of a collection in progress is not shown (the default
+     * build's collector holds it on a list of its own) */
+    if ((b & (RCGC_GCBIT_TRACKED | RCGC_GCBIT_COLLECTING)) != RCGC_GCBIT_TRACKED) return 0;
+    if (s->generation != -2 && (b & RCGC_GCBIT_FROZEN)) return 0;
+    if (s->generation >= 0 && (int)ft_age(o) != s->generation) return 0;
+    if (s->targets && o->ob_type->traverse(o, visit_is_target, s) != 1) return 0;
+    if (!_rcgc_ft_vec_push(&s->objs, o)) {
+        s->oom = true;
+        return 1;
+    }
+    rcgc_incref(o);
+    return 0;
+}
+
+/* Collect the matching objects (a reference each) with the world stopped,
+ * then call fn on each with the world running; every reference is released. */
+static int snapshot_visit(snapshot_t *s, rcgc_object_visit_fn fn, void *arg, const char *what) {
+    _rcgc_stop_the_world();
+    _rcgc_ft_walk(false, false, snapshot_object, s);
+    _rcgc_start_the_world();
+    int r = 0;
+    for (size_t i = 0; i < s->objs.n; i++) {
+        if (r == 0 && !s->oom) r = fn(s->objs.v[i], arg);
+        rcgc_decref(s->objs.v[i]);
+    }
+    _rcgc_ft_vec_free(&s->objs);
+    if (s->oom) return _rcgc_fail_int(RCGC_ENOMEM, what);
+    return r;
+}
 
 int rcgc_gc_get_objects(int generation, rcgc_object_visit_fn fn, void *arg) {
     if (generation < -1 || generation >= RCGC_GC_NUM_GENERATIONS)
         return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_get_objects: generation must be -1 or 0..2");
-    return not_supported("rcgc_gc_get_objects: not supported in the free-threaded build yet");
+    if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_get_objects: rcgc is not initialized");
+    snapshot_t s = { .generation = generation };
+    return snapshot_visit(&s, fn, arg, "rcgc_gc_get_objects: out of memory");
 }
 
 int rcgc_gc_visit_objects(rcgc_object_visit_fn fn, void *arg) {
-    return not_supported("rcgc_gc_visit_objects: not supported in the free-threaded build yet");
+    if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_visit_objects: rcgc is not initialized");
+    bool was_enabled = _rcgc_gc.enabled;
+    _rcgc_gc.enabled = false;
+    snapshot_t s = { .generation = -2 };
+    int r = snapshot_visit(&s, fn, arg, "rcgc_gc_visit_objects: out of memory");
+    _rcgc_gc.enabled = was_enabled;
+    return r;
 }
 
 int rcgc_gc_get_referrers(rcgc_object_t *const *objs, size_t n, rcgc_object_visit_fn fn, void *arg) {
-    return not_supported("rcgc_gc_get_referrers: not supported in the free-threaded build yet");
+    if (n && !objs) return _rcgc_fail_int(RCGC_EINVAL, "rcgc_gc_get_referrers: objs is NULL");
+    if (!_rcgc_gc.initialized) return _rcgc_fail_int(RCGC_ESTATE, "rcgc_gc_get_referrers: rcgc is not initialized");
+    if (n == 0) return 0;
+    snapshot_t s = { .generation = -1, .targets = objs, .ntargets = n };
+    return snapshot_visit(&s, fn, arg, "rcgc_gc_get_referrers: out of memory");
 }
-
-size_t rcgc_gc_check_heap(void) { return 0; }

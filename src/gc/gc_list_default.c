@@ -65,6 +65,8 @@ void _rcgc_gc_on_free(void) {
 void _rcgc_gc_count_flush(struct rcgc_tstate *ts) { (void)ts; } /* counted in place */
 intptr_t _rcgc_gc_young_count(void) { return _rcgc_gc.generations[0].count; }
 void _rcgc_gc_reset_young_count(void) {}
+void _rcgc_gc_threshold_changed(void) {}
+void _rcgc_gc_track_new(rcgc_object_t *o) { rcgc_gc_track(o); }
 
 void _rcgc_gc_run_pending(void) {
     if (RCGC_LIKELY(!_rcgc_gc.scheduled)) return;

@@ -148,5 +148,8 @@ RCGC_INTERNAL void _rcgc_gc_check_after_collection(intptr_t examined);
 /* count[0] as rcgc_gc_get_count reports it (>= 0), and its reset. */
 RCGC_INTERNAL intptr_t _rcgc_gc_young_count(void);
 RCGC_INTERNAL void _rcgc_gc_reset_young_count(void);
+/* rcgc_gc_set_threshold changed threshold 0 (free-threaded: recompute the
+ * calling thread's flush limit). */
+RCGC_INTERNAL void _rcgc_gc_threshold_changed(void);
 
 #endif

@@ -64,6 +64,11 @@ RCGC_INTERNAL int _rcgc_heap_visit(rcgc_heap_kind_t kind, rcgc_pool_visit_fn fn,
  * every visited page that is not some heap's current page. */
 RCGC_INTERNAL void _rcgc_pool_mark_young(const void *block);
 RCGC_INTERNAL int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg, bool reset);
+/* The thread id (rcgc_thread_id()) of the thread whose heap owns the page of
+ * block p, or 0 when no running thread owns it (abandoned page, large block,
+ * or a platform where page ownership is not recorded by thread id). Used by
+ * the free-threaded collector to give objects an owner back. */
+RCGC_INTERNAL uintptr_t _rcgc_pool_owner_tid(const void *p);
 
 /* ---- segment names (default build) -------------------------------------------
  * Every mapped pool segment has a small index, 1..RCGC_SEGTAB_SIZE-1, stored

@@ -55,6 +55,12 @@ RCGC_INTERNAL void _rcgc_brc_after_fork_child(rcgc_tstate_t *self);
  * reached 0 (MERGED with count 0, not deallocated: the caller decides, and
  * must not run destructors before the world restarts). */
 RCGC_INTERNAL void _rcgc_brc_merge_all_stopped(void (*on_zero)(rcgc_object_t *o, void *arg), void *arg);
+/* The collector, with the world stopped: how many objects wait in all the
+ * queues, and hand each of them to fn with its queued reference (the
+ * reference is fn's from then on; nothing is merged); the queues are empty
+ * afterwards. fn runs under a bucket lock: it must not allocate or block. */
+RCGC_INTERNAL size_t _rcgc_brc_pending_total(void);
+RCGC_INTERNAL void _rcgc_brc_drain_all(void (*fn)(rcgc_object_t *o, void *arg), void *arg);
 /* Number of objects waiting in ts's queue (tests). */
 RCGC_INTERNAL size_t _rcgc_brc_pending_count(rcgc_tstate_t *ts);
 

@@ -46,9 +46,12 @@ RCGC_INTERNAL void _rcgc_gc_on_free(void);
 /* Add the thread's pending young-count delta to the shared count
  * (free-threaded build: on_alloc/on_free count per thread and add to the
  * shared count in batches; default build: nothing pending). Called at the
- * live count's flush points and by rcgc_gc_get_count. */
+ * live count's flush points (detach, blocking, safe points, exit). */
 struct rcgc_tstate;
 RCGC_INTERNAL void _rcgc_gc_count_flush(struct rcgc_tstate *ts);
+/* Track a GC object just created by rcgc_object_new* (same as rcgc_gc_track,
+ * minus what a fresh block makes unnecessary). */
+RCGC_INTERNAL void _rcgc_gc_track_new(rcgc_object_t *o);
 /* Serve a scheduled collection (called at safe points). */
 RCGC_INTERNAL void _rcgc_gc_run_pending(void);
 /* Runtime start / shutdown (shutdown runs the final collection and report). */

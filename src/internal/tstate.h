@@ -43,6 +43,14 @@ typedef struct rcgc_tstate {
     bool stw_counted;             /* runtime.threads_lock: the current stop waits for this thread */
     bool brc_held;                /* runtime.threads_lock: SUSPENDED by a detached-owner merge
                                      (brc_ft.c); a restart of the world leaves it suspended */
+    /* free-threaded collector (gc/gc_ft.c): the young count, batched. The
+     * owner updates gc_delta with relaxed atomic stores (rcgc_gc_get_count
+     * reads it from any thread); the collector resets all four while the
+     * world is stopped. gc_base: the global count this thread saw at its last
+     * flush; gc_limit: flush when gc_delta reaches it; gc_scheduled: this
+     * thread's flush crossed threshold 0, collect at its next safe point. */
+    intptr_t gc_delta, gc_base, gc_limit;
+    bool gc_scheduled;
 } rcgc_tstate_t;
 
 /* The calling thread's id (rcgc/detail/thread_id.h; the same value the

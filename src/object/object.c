@@ -73,7 +73,7 @@ static rcgc_object_t *object_alloc(const rcgc_type_t *type, size_t size) {
     live_count_add(1);
     if (gc) {
         _rcgc_gc_on_alloc();
-        if (!(type->flags & RCGC_TYPE_NO_AUTO_TRACK)) rcgc_gc_track(o);
+        if (!(type->flags & RCGC_TYPE_NO_AUTO_TRACK)) _rcgc_gc_track_new(o);
     }
     return o;
 }

@@ -248,3 +248,29 @@ void _rcgc_brc_after_fork_child(rcgc_tstate_t *self) {
         free(q);
     }
 }
+
+/* ---- the collector's drain (world stopped) ------------------------------------ */
+
+size_t _rcgc_brc_pending_total(void) {
+    pthread_once(&buckets_once, buckets_init);
+    size_t n = 0;
+    for (size_t i = 0; i < RCGC_BRC_BUCKETS; i++) {
+        pthread_mutex_lock(&buckets[i].mu);
+        for (struct rcgc_brc_queue *q = buckets[i].queues; q; q = q->next) n += q->len;
+        pthread_mutex_unlock(&buckets[i].mu);
+    }
+    return n;
+}
+
+void _rcgc_brc_drain_all(void (*fn)(rcgc_object_t *o, void *arg), void *arg) {
+    pthread_once(&buckets_once, buckets_init);
+    for (size_t i = 0; i < RCGC_BRC_BUCKETS; i++) {
+        pthread_mutex_lock(&buckets[i].mu);
+        for (struct rcgc_brc_queue *q = buckets[i].queues; q; q = q->next) {
+            for (size_t k = 0; k < q->len; k++) fn(q->items[k], arg);
+            q->len = 0;
+            __atomic_store_n(&q->requested, 0, __ATOMIC_RELAXED);
+        }
+        pthread_mutex_unlock(&buckets[i].mu);
+    }
+}

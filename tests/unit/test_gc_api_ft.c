@@ -1,7 +1,7 @@
 /* test_gc_api_ft.c - what rcgc/gc.h supports in the free-threaded build until
  * its collector lands: tracking bits, the young count, thresholds, debug
  * flags, enable/disable, callback registration, the (empty) garbage list and
- * get_referents; collect, freeze and the list walks fail with RCGC_ENOTSUP. */
+ * get_referents. The collector itself: test_gc_ft.c and the conformance suites. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -115,33 +115,6 @@ static int count_visit(rcgc_object_t *o, void *arg) {
     return 0;
 }
 
-static void unsupported_until_the_ft_collector(void **state) {
-    rcgc_error_clear();
-    assert_int_equal(rcgc_gc_collect(2), -1);
-    assert_int_equal(rcgc_last_error(), RCGC_ENOTSUP);
-    rcgc_error_clear();
-    assert_int_equal(rcgc_gc_collect(7), -1);
-    assert_int_equal(rcgc_last_error(), RCGC_EINVAL);
-    int n = 0;
-    rcgc_error_clear();
-    assert_int_equal(rcgc_gc_get_objects(-1, count_visit, &n), -1);
-    assert_int_equal(rcgc_last_error(), RCGC_ENOTSUP);
-    rcgc_error_clear();
-    assert_int_equal(rcgc_gc_visit_objects(count_visit, &n), -1);
-    assert_int_equal(rcgc_last_error(), RCGC_ENOTSUP);
-    rcgc_object_t *x = gcm_node("x");
-    rcgc_error_clear();
-    assert_int_equal(rcgc_gc_get_referrers(&x, 1, count_visit, &n), -1);
-    assert_int_equal(rcgc_last_error(), RCGC_ENOTSUP);
-    rcgc_error_clear();
-    rcgc_gc_freeze();
-    assert_int_equal(rcgc_last_error(), RCGC_ENOTSUP);
-    assert_int_equal(rcgc_gc_get_freeze_count(), 0);
-    assert_int_equal(n, 0);
-    assert_int_equal(rcgc_gc_check_heap(), 0);
-    gcm_drop(x);
-}
-
 static void referents_work(void **state) {
     rcgc_object_t *p = gcm_node("p");
     gcm_set_steal(p, GCM_A, gcm_leaf("l1"));
@@ -159,7 +132,6 @@ int main(void) {
         cmocka_unit_test(young_count),
         cmocka_unit_test(young_count_across_threads),
         cmocka_unit_test(callbacks_and_garbage),
-        cmocka_unit_test(unsupported_until_the_ft_collector),
         cmocka_unit_test(referents_work),
     };
     return cmocka_run_group_tests(tests, rcgc_test_setup_runtime, rcgc_test_teardown_runtime);
