@@ -1,7 +1,7 @@
-/* test_gc_api_ft.c - what rcgc/gc.h supports in the free-threaded build until
- * its collector lands: tracking bits, the young count, thresholds, debug
- * flags, enable/disable, callback registration, the (empty) garbage list and
- * get_referents. The collector itself: test_gc_ft.c and the conformance suites. */
+/* test_gc_api_ft.c - the free-threaded build's rcgc/gc.h around the collector:
+ * tracking bits, the young count, thresholds, debug flags, enable/disable,
+ * callback registration, the garbage list and get_referents. The collector
+ * itself: test_gc_ft.c and the conformance suites. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
