@@ -138,7 +138,11 @@ void _rcgc_gc_on_alloc(void) {
 void _rcgc_gc_on_free(void) {
     rcgc_tstate_t *ts = _rcgc_tstate();
     intptr_t d = load_ip(&ts->gc_delta);
-    if (ts->gc_base + d <= 0) return;
+    if (ts->gc_base + d <= 0) {
+        /* the floor, against a fresh view: other threads may have counted */
+        ts->gc_base = load_ip(&_rcgc_gc.generations[0].count);
+        if (ts->gc_base + d <= 0) return;
+    }
     store_ip(&ts->gc_delta, --d);
     if (RCGC_UNLIKELY(d <= -GC_BATCH)) young_flush(ts);
 }

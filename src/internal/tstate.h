@@ -20,9 +20,6 @@ typedef struct rcgc_tstate {
     /* objects created minus objects freed by this thread, not yet added to
      * runtime.live_objects (object/object.c); own thread only */
     intptr_t live_delta;
-    /* free-threaded: GC objects created minus freed by this thread, not yet
-     * added to the young count (gc/gc_ft.c); own thread only */
-    intptr_t gc_young_delta;
     /* trashcan (object/trashcan.c) */
     int trash_depth;              /* nested rcgc_dealloc calls on this thread */
     uintptr_t trash_later;        /* deferred deallocations, linked through the dead objects */
