@@ -486,9 +486,27 @@ static bool mark_resurrected(ft_collect_t *c) {
     return true;
 }
 
+/* Without memory for the check, nothing can be proven garbage: the whole
+ * set leaves it (as if resurrected) and is released after the restart. */
+static void abandon_garbage(ft_collect_t *c) {
+    for (size_t i = 0; i < c->cand.n; i++) {
+        rcgc_object_t *o = c->cand.v[i];
+        ft_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE | RCGC_GCBIT_SCRATCH);
+        __atomic_store_n(&o->ob_tid, 0, __ATOMIC_RELAXED);
+        ft_set_age(o, older(c));
+    }
+    ft_vec_t t = c->release;
+    c->release = c->cand;
+    c->cand = t;
+    c->cand.n = 0;
+}
+
 static void resurrection_check(ft_collect_t *c) {
     size_t w = 0;
-    if (!_rcgc_ft_vec_reserve(&c->release, c->cand.n)) return; /* keep all: no check possible */
+    if (!_rcgc_ft_vec_reserve(&c->release, c->cand.n)) {
+        abandon_garbage(c);
+        return;
+    }
     /* refs := count - the collector's reference; untracked ones leave */
     for (size_t i = 0; i < c->cand.n; i++) {
         rcgc_object_t *o = c->cand.v[i];

@@ -23,7 +23,10 @@ bool _rcgc_ft_vec_reserve(ft_vec_t *vec, size_t extra) {
         cap *= 2;
     }
     rcgc_object_t **v = rcgc_raw_realloc(vec->v, cap * sizeof *v);
-    if (!v) return false;
+    if (!v) {
+        rcgc_error_clear(); /* the collector copes: its callers see no error */
+        return false;
+    }
     vec->v = v;
     vec->cap = cap;
     return true;
