@@ -496,6 +496,7 @@ static void automatic_with_two_threads(void **state) {
     rcgc_gc_get_threshold(saved);
     rcgc_gc_set_threshold(AUTO_T, 10, 10);
     rcgc_gc_enable();
+    rcgc_safepoint(); /* serve what earlier tests scheduled on this thread */
     g_auto_runs = g_auto_bad = 0;
     assert_int_equal(rcgc_gc_callback_add(auto_cb, NULL), 0);
     pthread_barrier_init(&bar2, NULL, 2);
