@@ -283,9 +283,15 @@ static void queue_drain_counts(void **state) {
     pthread_barrier_init(&bar2, NULL, 2);
     assert_int_equal(pthread_create(&owner, NULL, queue_owner, NULL), 0);
     barrier_wait(&bar2);
-    /* the owner waits detached with local counts 1: these decrefs queue */
+    /* The owner waits detached with local counts 1: these decrefs queue.
+     * With no stop in progress the queueing thread would merge them at once
+     * on behalf of the detached owner (brc_ft.c); under a stop it cannot,
+     * and they stay queued until the owner attaches or a collection drains
+     * them. */
+    _rcgc_stop_the_world();
     rcgc_decref(g_X);
     rcgc_decref(g_Y);
+    _rcgc_start_the_world();
     assert_int_equal(deallocs(10) + deallocs(11), 0);
     g_dealloc_lock = &held;
     holder_ready = holder_stop = 0;
