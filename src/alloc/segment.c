@@ -125,6 +125,15 @@ static void all_list_insert(rcgc_segment_t *seg) {
     if (cur) cur->all_prev = seg;
 }
 
+void _rcgc_young_list_remove_locked(rcgc_segment_t *seg) {
+    if (!seg->in_young) return;
+    if (seg->young_prev) seg->young_prev->young_next = seg->young_next;
+    else _rcgc_pool.young_first = seg->young_next;
+    if (seg->young_next) seg->young_next->young_prev = seg->young_prev;
+    seg->young_next = seg->young_prev = NULL;
+    seg->in_young = false;
+}
+
 static void all_list_remove(rcgc_segment_t *seg) {
     if (seg->all_prev) seg->all_prev->all_next = seg->all_next;
     else _rcgc_pool.all_first = seg->all_next;
@@ -172,6 +181,7 @@ static void segment_destroy_locked(rcgc_segment_t *seg) {
     if (seg->nfree == RCGC_PAGES_PER_SEG - 1) _rcgc_pool.empty_segments--;
     bucket_remove(seg);
     all_list_remove(seg);
+    _rcgc_young_list_remove_locked(seg);
     segmap_set(seg, false);
     _rcgc_pool.segments--;
     _rcgc_pool.bytes_mapped -= seg->map_size;

@@ -158,8 +158,18 @@ int rcgc_heap_visit_blocks(rcgc_alloc_heap_t heap, rcgc_block_visitor_fn fn, voi
 void _rcgc_pool_mark_young(const void *block) {
     rcgc_segment_t *seg = _rcgc_ptr_segment(block);
     uint64_t bit = (uint64_t)1 << _rcgc_page_index(seg, _rcgc_ptr_page(seg, block));
-    if (!(__atomic_load_n(&seg->xgc_young, __ATOMIC_RELAXED) & bit))
-        __atomic_fetch_or(&seg->xgc_young, bit, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&seg->xgc_young, __ATOMIC_RELAXED) & bit) return;
+    if (__atomic_fetch_or(&seg->xgc_young, bit, __ATOMIC_RELAXED) != 0) return;
+    /* the first young page of the segment: list it */
+    _rcgc_pool_lock();
+    if (!seg->in_young) {
+        seg->in_young = true;
+        seg->young_prev = NULL;
+        seg->young_next = _rcgc_pool.young_first;
+        if (seg->young_next) seg->young_next->young_prev = seg;
+        _rcgc_pool.young_first = seg;
+    }
+    _rcgc_pool_unlock();
 }
 
 /* Still a current allocation page: allocations continue there without a
@@ -170,36 +180,63 @@ static bool page_is_current(rcgc_page_t *pg) {
     return heap && heap->direct[pg->cls] == pg;
 }
 
-static int visit_young_segment(rcgc_segment_t *seg, walk_batch_t *wb, rcgc_pool_visit_fn fn, void *arg,
-                               bool reset) {
-    uint64_t mask = __atomic_load_n(&seg->xgc_young, __ATOMIC_RELAXED), keep = 0;
+static int visit_young_segment(rcgc_segment_t *seg, walk_batch_t *wb, rcgc_pool_visit_fn fn, void *arg) {
+    uint64_t mask = __atomic_load_n(&seg->xgc_young, __ATOMIC_RELAXED);
     int r = 0;
     for (uint64_t m = mask; m && r == 0; m &= m - 1) {
         unsigned i = (unsigned)__builtin_ctzll(m);
         if (i == 0 || i >= RCGC_PAGES_PER_SEG) continue;
         r = visit_pages(seg, i, 1, RCGC_HEAP_GC, wb, fn, arg);
-        if (page_is_current(&seg->pages[i])) keep |= (uint64_t)1 << i;
     }
-    if (reset && r == 0) __atomic_fetch_and(&seg->xgc_young, keep | ~mask, __ATOMIC_RELAXED);
     return r;
 }
 
-int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg, bool reset) {
+static void reset_young_segment_locked(rcgc_segment_t *seg) {
+    uint64_t mask = __atomic_load_n(&seg->xgc_young, __ATOMIC_RELAXED), keep = 0;
+    for (uint64_t m = mask; m; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        if (i < RCGC_PAGES_PER_SEG && page_is_current(&seg->pages[i])) keep |= (uint64_t)1 << i;
+    }
+    __atomic_store_n(&seg->xgc_young, keep, __ATOMIC_RELAXED);
+    if (!keep) _rcgc_young_list_remove_locked(seg);
+}
+
+/* The young segments, in batches taken under the pool lock (segments are
+ * not destroyed while xwalkers > 0). */
+#define YOUNG_BATCH 64
+static size_t young_batch(rcgc_segment_t **out, rcgc_segment_t **cursor, bool first) {
+    size_t n = 0;
+    _rcgc_pool_lock();
+    rcgc_segment_t *seg = first ? _rcgc_pool.young_first : *cursor;
+    for (; seg && n < YOUNG_BATCH; seg = seg->young_next) out[n++] = seg;
+    *cursor = seg;
+    _rcgc_pool_unlock();
+    return n;
+}
+
+int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg) {
     RCGC_ASSERT(fn != NULL);
     __atomic_fetch_add(&_rcgc_pool.xwalkers, 1, __ATOMIC_ACQ_REL);
-    _rcgc_pool_lock();
-    rcgc_segment_t *seg = _rcgc_pool.all_first;
-    _rcgc_pool_unlock();
-    int r = 0;
+    rcgc_segment_t *batch[YOUNG_BATCH], *cursor = NULL;
     walk_batch_t wb;
-    while (seg && r == 0) {
-        if (__atomic_load_n(&seg->xgc_young, __ATOMIC_RELAXED)) r = visit_young_segment(seg, &wb, fn, arg, reset);
-        _rcgc_pool_lock();
-        seg = seg->all_next;
-        _rcgc_pool_unlock();
+    int r = 0;
+    for (bool first = true; r == 0; first = false) {
+        size_t n = young_batch(batch, &cursor, first);
+        for (size_t i = 0; i < n && r == 0; i++) r = visit_young_segment(batch[i], &wb, fn, arg);
+        if (!cursor) break;
     }
     __atomic_fetch_sub(&_rcgc_pool.xwalkers, 1, __ATOMIC_ACQ_REL);
     return r;
+}
+
+void _rcgc_heap_young_reset(void) {
+    _rcgc_pool_lock();
+    rcgc_segment_t *next;
+    for (rcgc_segment_t *seg = _rcgc_pool.young_first; seg; seg = next) {
+        next = seg->young_next;
+        reset_young_segment_locked(seg);
+    }
+    _rcgc_pool_unlock();
 }
 
 uintptr_t _rcgc_pool_owner_tid(const void *p) {

@@ -47,6 +47,9 @@ typedef struct ft_collect {
     ft_vec_t wrcb;    /* weakrefs whose callback must run, a reference each */
     ft_vec_t release; /* garbage that left the set: the collector's references */
     intptr_t candidates, reachable, survivors, uncollectable;
+    intptr_t inits;   /* members whose gc_refs were initialised (pause 1) */
+    uintptr_t self;   /* the collecting thread's id: owner of the garbage */
+    size_t weakrefs;  /* weakref objects in the garbage */
     size_t weaklists; /* garbage objects with a weak list */
     bool oom;
 } ft_collect_t;
@@ -68,6 +71,10 @@ static void set_merged(rcgc_object_t *o, intptr_t count) {
     __atomic_store_n(&o->ob_tid, 0, __ATOMIC_RELAXED);
 }
 
+/* Pool block -> object (the debug allocator's head): fixed once the
+ * allocator mode is installed; read at the start of each collection. */
+static size_t object_offset;
+
 /* Give a survivor its owner back after ob_tid served as gc_refs: merged
  * objects keep tid 0; others go to the thread owning their page (any thread
  * may own an unmerged object while nobody is mid-operation), or are merged
@@ -78,7 +85,7 @@ static void restore_owner(rcgc_object_t *o) {
         __atomic_store_n(&o->ob_tid, 0, __ATOMIC_RELAXED);
         return;
     }
-    uintptr_t owner = _rcgc_pool_owner_tid((const char *)o - _rcgc_alloc_object_offset());
+    uintptr_t owner = _rcgc_pool_owner_tid((const char *)o - object_offset);
     if (owner) __atomic_store_n(&o->ob_tid, owner, __ATOMIC_RELAXED);
     else set_merged(o, true_count(o));
 }
@@ -100,7 +107,43 @@ static bool drain_queues(ft_collect_t *c) {
     return true;
 }
 
-/* ---- pause 1: the examined set ---------------------------------------------------- */
+/* ---- pause 1: the examined set, gc_refs, internal references ------------------------
+ * One walk (the young pages, or the whole heap) enumerates the members
+ * into the array and subtracts the references between them. A member's
+ * gc_refs is initialised by whichever comes first: the walk reaching it, or
+ * the first reference to it from another member (COLLECTING then means
+ * "initialised"), so gc_refs may be briefly below its final value; the
+ * result is the same as initialising every member first. */
+
+/* Tracked, not frozen, generation <= g, not immortal. */
+static inline bool is_member(const rcgc_object_t *o, int generation) {
+    return ft_in_generation(o, generation) && !rcgc_is_immortal(o);
+}
+
+/* gc_refs := the count minus the references that are not outside ones (the
+ * deferred bias, a drained queue reference). */
+static void init_member(ft_collect_t *c, rcgc_object_t *o, unsigned b) {
+    c->inits++;
+    intptr_t count = true_count(o);
+    intptr_t refs = count - (intptr_t)_rcgc_deferred_bias(o) - ((b & FT_GCBIT_QUEUED) != 0);
+    if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs < 0 || count <= 0))
+        rcgc_fatal_object(o, "refcount is too small: tracked object with refcount %ld met by the collector",
+                          (long)count);
+    ft_set_refs(o, refs);
+    __atomic_store_n(&o->ob_gc_bits, (uint8_t)(b | RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE),
+                     __ATOMIC_RELAXED);
+}
+
+static int visit_decref(rcgc_object_t *child, void *arg) {
+    ft_collect_t *c = arg;
+    unsigned b = ft_bits(child);
+    if (!(b & RCGC_GCBIT_COLLECTING)) {
+        if (!is_member(child, c->generation)) return 0;
+        init_member(c, child, b);
+    }
+    ft_set_refs(child, ft_refs(child) - 1);
+    return 0;
+}
 
 static int enumerate_object(rcgc_object_t *o, void *arg) {
     ft_collect_t *c = arg;
@@ -113,36 +156,36 @@ static int enumerate_object(rcgc_object_t *o, void *arg) {
         c->oom = true;
         return 1;
     }
+    unsigned b = ft_bits(o);
+    if (!(b & RCGC_GCBIT_COLLECTING)) init_member(c, o, b);
+    o->ob_type->traverse(o, visit_decref, c);
     return 0;
 }
 
-/* gc_refs := the count minus the references that are not outside ones (the
- * deferred bias, a drained queue reference). */
-static void init_refs(ft_collect_t *c) {
-    for (size_t i = 0; i < c->cand.n; i++) {
-        rcgc_object_t *o = c->cand.v[i];
-        unsigned b = ft_bits(o);
-        intptr_t refs = true_count(o) - (intptr_t)_rcgc_deferred_bias(o) - ((b & FT_GCBIT_QUEUED) != 0);
-        if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs < 0 || true_count(o) <= 0))
-            rcgc_fatal_object(o, "refcount is too small: tracked object with refcount %ld met by the collector",
-                              (long)true_count(o));
-        ft_set_refs(o, refs);
-        __atomic_store_n(&o->ob_gc_bits, (uint8_t)(b | RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE),
-                         __ATOMIC_RELAXED);
-    }
-}
-
-static int visit_decref(rcgc_object_t *child, void *arg) {
+/* After an allocation failure in the walk: members it initialised may not
+ * be in the array; walk the same pages again and restore every one. */
+static int restore_object(rcgc_object_t *o, void *arg) {
     (void)arg;
-    if (ft_bits(child) & RCGC_GCBIT_COLLECTING) ft_set_refs(child, ft_refs(child) - 1);
+    if (ft_bits(o) & RCGC_GCBIT_COLLECTING) {
+        restore_owner(o);
+        ft_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE);
+    }
     return 0;
 }
 
-static void subtract_refs(ft_collect_t *c) {
-    for (size_t i = 0; i < c->cand.n; i++) {
-        rcgc_object_t *o = c->cand.v[i];
-        o->ob_type->traverse(o, visit_decref, o);
+static bool enumerate(ft_collect_t *c) {
+    bool young = c->generation == 0;
+    if (_rcgc_ft_walk(young, enumerate_object, c) == 0 && !c->oom) {
+        /* every member met as a child was also met by the walk (for a young
+         * collection: every generation-0 object lies on a young page) */
+        if (RCGC_UNLIKELY(c->inits != (intptr_t)c->cand.n))
+            rcgc_fatal_object(NULL, "gc: %ld members initialised but %zu enumerated (young pages incomplete?)",
+                              (long)c->inits, c->cand.n);
+        return true;
     }
+    _rcgc_ft_walk(young, restore_object, c);
+    c->cand.n = 0;
+    return false;
 }
 
 #ifdef HAVE_DEFERRED
@@ -168,11 +211,35 @@ static void add_stack_roots(ft_collect_t *c) {
 #endif
 }
 
+/* Survivors of a collection of generation g join generation g + 1 (the
+ * oldest stays the oldest), like the default build's list merge. */
+static unsigned older(const ft_collect_t *c) {
+    return c->generation + 1 < RCGC_GC_NUM_GENERATIONS ? (unsigned)c->generation + 1
+                                                         : RCGC_GC_NUM_GENERATIONS - 1;
+}
+
+static void survivor(ft_collect_t *c, rcgc_object_t *o, unsigned b) {
+    restore_owner(o);
+    ft_set_age(o, older(c));
+    /* quarantined objects keep SCRATCH until detach_callback_weakrefs */
+    ft_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE | FT_GCBIT_QUEUED);
+    if (b & RCGC_GCBIT_SCRATCH) {
+        rcgc_incref(o);
+        c->legacy.v[c->legacy.n++] = o; /* reserved */
+        return;
+    }
+    c->reachable++;
+    const rcgc_type_t *t = o->ob_type;
+    if ((t->flags & RCGC_TYPE_MAYBE_UNTRACK) && t->may_untrack && t->may_untrack(o)) rcgc_gc_untrack(o);
+    else c->survivors++;
+}
+
 /* ---- pause 1: marking ---------------------------------------------------------------- */
 
 typedef struct mark_arg {
     ft_collect_t *c;
     unsigned set; /* bits to set on each newly marked object */
+    bool survive; /* pause 1 reachability: each marked object is a survivor */
 } mark_arg_t;
 
 static int visit_mark(rcgc_object_t *child, void *arg) {
@@ -185,12 +252,14 @@ static int visit_mark(rcgc_object_t *child, void *arg) {
         m->c->oom = true;
         return 1;
     }
+    /* its gc_refs are not needed any more: owner back, age, bits now */
+    if (m->survive) survivor(m->c, child, b & ~RCGC_GCBIT_SCRATCH);
     return 0;
 }
 
 /* Mark o (already marked by the caller) and everything in the set it reaches. */
-static bool mark_from(ft_collect_t *c, rcgc_object_t *o, unsigned set) {
-    mark_arg_t m = { c, set };
+static bool mark_from(ft_collect_t *c, rcgc_object_t *o, unsigned set, bool survive) {
+    mark_arg_t m = { c, set, survive };
     c->stack.n = 0;
     if (!_rcgc_ft_vec_push(&c->stack, o)) return false;
     while (c->stack.n) {
@@ -201,21 +270,37 @@ static bool mark_from(ft_collect_t *c, rcgc_object_t *o, unsigned set) {
 }
 
 /* Every member with outside references is reachable, and so is all it
- * reaches. */
+ * reaches; each becomes a survivor as soon as it is marked. The same pass
+ * compacts the tentatively unreachable members to the front of the array;
+ * a last pass over those drops the ones marked later. On failure (mark
+ * stack) the array is made whole again for restore_all. */
 static bool mark_reachable(ft_collect_t *c) {
-    for (size_t i = 0; i < c->cand.n; i++) {
+    size_t w = 0, n = c->cand.n;
+    for (size_t i = 0; i < n; i++) {
         rcgc_object_t *o = c->cand.v[i];
         unsigned b = ft_bits(o);
-        if (!(b & RCGC_GCBIT_UNREACHABLE)) continue;
+        if (!(b & RCGC_GCBIT_UNREACHABLE)) continue; /* marked earlier: a survivor already */
         intptr_t refs = ft_refs(o);
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs < 0)) {
             restore_owner(o);
             refcount_too_small(o);
         }
-        if (refs == 0) continue;
+        if (refs == 0) {
+            c->cand.v[w++] = o;
+            continue;
+        }
         ft_clear_bits(o, RCGC_GCBIT_UNREACHABLE);
-        if (!mark_from(c, o, 0)) return false;
+        survivor(c, o, b);
+        if (!mark_from(c, o, 0, true)) {
+            memmove(&c->cand.v[w], &c->cand.v[i + 1], (n - i - 1) * sizeof *c->cand.v);
+            c->cand.n = w + (n - i - 1);
+            return false;
+        }
     }
+    size_t u = 0;
+    for (size_t i = 0; i < w; i++)
+        if (ft_bits(c->cand.v[i]) & RCGC_GCBIT_UNREACHABLE) c->cand.v[u++] = c->cand.v[i];
+    c->cand.n = u;
     return true;
 }
 
@@ -228,7 +313,7 @@ static bool mark_legacy(ft_collect_t *c) {
         if (!(b & RCGC_GCBIT_UNREACHABLE) || !o->ob_type->del) continue;
         __atomic_store_n(&o->ob_gc_bits, (uint8_t)((b & ~RCGC_GCBIT_UNREACHABLE) | RCGC_GCBIT_SCRATCH),
                          __ATOMIC_RELAXED);
-        if (!mark_from(c, o, RCGC_GCBIT_SCRATCH)) return false;
+        if (!mark_from(c, o, RCGC_GCBIT_SCRATCH, false)) return false;
     }
     return true;
 }
@@ -264,31 +349,11 @@ static bool reserve_for_scan(ft_collect_t *c) {
     return _rcgc_ft_vec_reserve(&c->legacy, legacy) && _rcgc_ft_vec_reserve(&c->wrcb, wrcb);
 }
 
-/* Survivors of a collection of generation g join generation g + 1 (the
- * oldest stays the oldest), like the default build's list merge. */
-static unsigned older(const ft_collect_t *c) {
-    return c->generation + 1 < RCGC_GC_NUM_GENERATIONS ? (unsigned)c->generation + 1
-                                                         : RCGC_GC_NUM_GENERATIONS - 1;
-}
-
-static void survivor(ft_collect_t *c, rcgc_object_t *o, unsigned b) {
-    restore_owner(o);
-    ft_set_age(o, older(c));
-    /* quarantined objects keep SCRATCH until detach_callback_weakrefs */
-    ft_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE | FT_GCBIT_QUEUED);
-    if (b & RCGC_GCBIT_SCRATCH) {
-        rcgc_incref(o);
-        c->legacy.v[c->legacy.n++] = o; /* reserved */
-        return;
-    }
-    c->reachable++;
-    const rcgc_type_t *t = o->ob_type;
-    if ((t->flags & RCGC_TYPE_MAYBE_UNTRACK) && t->may_untrack && t->may_untrack(o)) rcgc_gc_untrack(o);
-    else c->survivors++;
-}
-
-/* Garbage becomes merged with one more reference, the collector's. A
- * deferred object's bias turns into that reference. */
+/* Garbage gets one more reference, the collector's (a deferred object's
+ * bias turns into that reference), and the collecting thread as its owner
+ * with the whole count local: the references the garbage holds on itself
+ * are then dropped by clear() with plain stores, not atomics. A count too
+ * large for the owner's field is merged instead. */
 static void garbage(ft_collect_t *c, rcgc_object_t *o) {
     intptr_t count = true_count(o);
 #ifdef HAVE_DEFERRED
@@ -297,12 +362,27 @@ static void garbage(ft_collect_t *c, rcgc_object_t *o) {
 #else
     count++;
 #endif
-    set_merged(o, count);
+    if (count < ((intptr_t)1 << 30)) {
+        intptr_t shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
+        __atomic_store_n(&o->ob_ref_local, (uint32_t)count, __ATOMIC_RELAXED);
+        __atomic_store_n(&o->ob_ref_shared, shared & RCGC_REF_MAYBE_WEAKREF, __ATOMIC_RELAXED);
+        __atomic_store_n(&o->ob_tid, c->self, __ATOMIC_RELAXED);
+    } else {
+        set_merged(o, count);
+    }
     ft_clear_bits(o, FT_GCBIT_QUEUED);
     if (_rcgc_type_weakrefable(o->ob_type) && _rcgc_weaklist_head(o)) c->weaklists++;
+    c->weakrefs += o->ob_type == &rcgc_weakref_type;
 }
 
-/* Survivors leave the array; garbage is compacted to its front. */
+/* The owner of a garbage object after ob_tid served as gc_refs again. */
+static inline uintptr_t garbage_owner(const ft_collect_t *c, const rcgc_object_t *o) {
+    intptr_t shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
+    return (shared & RCGC_REF_SHARED_FLAG_MASK) == RCGC_REF_MERGED ? 0 : c->self;
+}
+
+/* The unreachable objects: quarantined ones survive too, the rest is the
+ * garbage. */
 static void scan(ft_collect_t *c) {
     size_t w = 0;
     for (size_t i = 0; i < c->cand.n; i++) {
@@ -360,20 +440,20 @@ static void detach_callback_weakrefs(ft_collect_t *c) {
 static bool pause1(ft_collect_t *c) {
     _rcgc_stop_the_world();
     _rcgc_gc_prepare_counts(c->generation);
-    bool ok = drain_queues(c);
-    if (ok) {
-        ok = _rcgc_ft_walk(c->generation == 0, c->generation == 0, enumerate_object, c) == 0 && !c->oom;
-        if (!ok) c->cand.n = 0;
-    }
-    if (ok) {
-        init_refs(c);
-        subtract_refs(c);
-        add_stack_roots(c);
-        ok = mark_reachable(c) && mark_legacy(c) && reserve_for_scan(c);
-        if (!ok) restore_all(c);
-    }
+    bool ok = drain_queues(c) && enumerate(c);
     c->candidates = (intptr_t)c->cand.n;
     if (ok) {
+        add_stack_roots(c);
+        ok = mark_reachable(c);
+        if (!ok) restore_all(c);
+    }
+    if (ok) { /* from here on the array holds the unreachable only */
+        ok = mark_legacy(c) && reserve_for_scan(c);
+        if (!ok) restore_all(c);
+    }
+    if (ok) {
+        /* no generation-0 object is left: every collection examines them */
+        _rcgc_heap_young_reset();
         scan(c);
         detach_callback_weakrefs(c);
     }
@@ -423,7 +503,7 @@ static intptr_t finalize_garbage(ft_collect_t *c) {
  * released after the restart. */
 static void leave_set(ft_collect_t *c, rcgc_object_t *o) {
     ft_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE);
-    __atomic_store_n(&o->ob_tid, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&o->ob_tid, garbage_owner(c, o), __ATOMIC_RELAXED);
     ft_set_age(o, older(c));
     c->release.v[c->release.n++] = o; /* reserved */
 }
@@ -480,7 +560,7 @@ static bool mark_resurrected(ft_collect_t *c) {
         unsigned b = ft_bits(o);
         if ((b & (RCGC_GCBIT_UNREACHABLE | RCGC_GCBIT_SCRATCH)) == RCGC_GCBIT_UNREACHABLE && ft_refs(o) > 0) {
             ft_clear_bits(o, RCGC_GCBIT_UNREACHABLE);
-            if (!mark_from(c, o, 0)) return false;
+            if (!mark_from(c, o, 0, false)) return false;
         }
     }
     return true;
@@ -492,7 +572,7 @@ static void abandon_garbage(ft_collect_t *c) {
     for (size_t i = 0; i < c->cand.n; i++) {
         rcgc_object_t *o = c->cand.v[i];
         ft_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE | RCGC_GCBIT_SCRATCH);
-        __atomic_store_n(&o->ob_tid, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&o->ob_tid, garbage_owner(c, o), __ATOMIC_RELAXED);
         ft_set_age(o, older(c));
     }
     ft_vec_t t = c->release;
@@ -529,7 +609,7 @@ static void resurrection_check(ft_collect_t *c) {
         if (!ok || (b & RCGC_GCBIT_SCRATCH) || !(b & RCGC_GCBIT_UNREACHABLE)) {
             leave_set(c, o); /* dead, or resurrected */
         } else {
-            __atomic_store_n(&o->ob_tid, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&o->ob_tid, garbage_owner(c, o), __ATOMIC_RELAXED);
             c->cand.v[w++] = o;
         }
     }
@@ -639,6 +719,8 @@ rcgc_gc_result_t _rcgc_gc_collect_generation(int generation) {
     ft_collect_t c;
     memset(&c, 0, sizeof c);
     c.generation = generation;
+    c.self = rcgc_thread_id();
+    object_offset = _rcgc_alloc_object_offset();
     bool ok = pause1(&c);
     release_all(&c.queued); /* destructors run now, with the world running */
     r.candidates = c.candidates;
@@ -660,7 +742,7 @@ rcgc_gc_result_t _rcgc_gc_collect_generation(int generation) {
     /* Other threads ran since pause 1: only user code, or a weakref still
      * pointing at garbage, can have given them a reference to it. */
     if (c.cand.n && (user_code || c.weaklists)) pause2(&c, true);
-    else clear_weakrefs(&c); /* detaching garbage weakrefs: the weakref lock suffices */
+    else if (c.weakrefs) clear_weakrefs(&c); /* detaching garbage weakrefs: the weakref lock suffices */
     r.collected += (intptr_t)c.cand.n;
     delete_garbage(&c);
     release_all(&c.release);

@@ -110,7 +110,7 @@ static void check_counts(check_t *c) {
 static size_t check_heap(size_t *tracked) {
     check_t c = { 0 };
     _rcgc_stop_the_world();
-    _rcgc_ft_walk(false, false, visit_check, &c);
+    _rcgc_ft_walk(false, visit_check, &c);
     if (!c.oom) c.tids = rcgc_raw_malloc((c.objs.n ? c.objs.n : 1) * sizeof *c.tids);
     if (c.tids) check_counts(&c);
     _rcgc_start_the_world();

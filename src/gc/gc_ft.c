@@ -59,9 +59,9 @@ static int visit_block(void *block, size_t size, void *arg) {
     return w->fn(o, w->arg);
 }
 
-int _rcgc_ft_walk(bool young_only, bool reset, ft_object_fn fn, void *arg) {
+int _rcgc_ft_walk(bool young_only, ft_object_fn fn, void *arg) {
     walk_ctx_t w = { _rcgc_alloc_object_offset(), fn, arg };
-    return young_only ? _rcgc_heap_visit_young(visit_block, &w, reset)
+    return young_only ? _rcgc_heap_visit_young(visit_block, &w)
                       : _rcgc_heap_visit(RCGC_HEAP_GC, visit_block, &w);
 }
 
@@ -209,7 +209,7 @@ void _rcgc_gc_fini(void) {
     /* as the default build does: what is still tracked is forgotten, so a
      * later runtime does not examine objects of this one */
     _rcgc_stop_the_world();
-    _rcgc_ft_walk(false, false, forget_object, NULL);
+    _rcgc_ft_walk(false, forget_object, NULL);
     _rcgc_start_the_world();
     _rcgc_gc.initialized = false;
 }
@@ -236,7 +236,7 @@ static int visit_freeze(rcgc_object_t *o, void *arg) {
 static void freeze_walk(bool freeze) {
     freeze_arg_t f = { freeze };
     _rcgc_stop_the_world();
-    _rcgc_ft_walk(false, false, visit_freeze, &f);
+    _rcgc_ft_walk(false, visit_freeze, &f);
     if (freeze) {
         for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++)
             __atomic_store_n(&_rcgc_gc.generations[i].count, 0, __ATOMIC_RELAXED);
@@ -263,7 +263,7 @@ size_t rcgc_gc_get_freeze_count(void) {
     if (!_rcgc_gc.initialized) return 0;
     size_t n = 0;
     _rcgc_stop_the_world();
-    _rcgc_ft_walk(false, false, count_frozen, &n);
+    _rcgc_ft_walk(false, count_frozen, &n);
     _rcgc_start_the_world();
     return n;
 }
@@ -286,7 +286,7 @@ void _rcgc_gc_generation_sizes(intptr_t sz[RCGC_GC_NUM_GENERATIONS], intptr_t *p
     sizes_arg_t s;
     memset(&s, 0, sizeof s);
     _rcgc_stop_the_world();
-    _rcgc_ft_walk(false, false, count_generation, &s);
+    _rcgc_ft_walk(false, count_generation, &s);
     _rcgc_start_the_world();
     memcpy(sz, s.sz, sizeof s.sz);
     *permanent = s.permanent;
@@ -330,7 +330,7 @@ static int snapshot_object(rcgc_object_t *o, void *arg) {
  * then call fn on each with the world running; every reference is released. */
 static int snapshot_visit(snapshot_t *s, rcgc_object_visit_fn fn, void *arg, const char *what) {
     _rcgc_stop_the_world();
-    _rcgc_ft_walk(false, false, snapshot_object, s);
+    _rcgc_ft_walk(false, snapshot_object, s);
     _rcgc_start_the_world();
     int r = 0;
     for (size_t i = 0; i < s->objs.n; i++) {

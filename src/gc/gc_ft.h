@@ -22,8 +22,9 @@
  *   ob_tid      gc_refs (intptr_t) while the world is stopped; restored
  *               before the restart (owner from the allocator's page, or 0
  *               with the counts merged);
- *   garbage objects are merged (tid 0, MERGED) and carry one extra reference
- *               owned by the collector until they are cleared.
+ *   garbage objects carry one extra reference owned by the collector until
+ *               they are cleared, and are owned by the collecting thread
+ *               (whole count local) or merged if the count is too large.
  * Outside a collection, COLLECTING, UNREACHABLE, SCRATCH and FT_GCBIT_QUEUED
  * are clear on every object.
  */
@@ -71,11 +72,11 @@ RCGC_INTERNAL bool _rcgc_ft_vec_reserve(ft_vec_t *vec, size_t extra);
 RCGC_INTERNAL bool _rcgc_ft_vec_push(ft_vec_t *vec, rcgc_object_t *o);
 RCGC_INTERNAL void _rcgc_ft_vec_free(ft_vec_t *vec);
 
-/* Walk the objects of the GC heap (all, or only the young pages; reset: see
- * _rcgc_heap_visit_young); fn gets every live object, tracked or not. The
- * world must be stopped (or no other thread attached). */
+/* Walk the objects of the GC heap (all, or only the young pages); fn gets
+ * every live object, tracked or not. The world must be stopped (or no other
+ * thread attached). */
 typedef int (*ft_object_fn)(rcgc_object_t *o, void *arg);
-RCGC_INTERNAL int _rcgc_ft_walk(bool young_only, bool reset, ft_object_fn fn, void *arg);
+RCGC_INTERNAL int _rcgc_ft_walk(bool young_only, ft_object_fn fn, void *arg);
 
 /* Objects of the examined set: tracked, not frozen, generation <= g. */
 static inline bool ft_in_generation(const rcgc_object_t *o, int generation) {

@@ -60,10 +60,11 @@ RCGC_INTERNAL int _rcgc_heap_visit(rcgc_heap_kind_t kind, rcgc_pool_visit_fn fn,
  * it is tracked (rcgc_gc_track); a young collection visits only marked pages
  * (the objects allocated or tracked since the last young collection are all
  * there). _rcgc_heap_visit_young visits the live blocks of marked GC pages
- * (same rules as _rcgc_heap_visit); with reset, it then clears the mark of
- * every visited page that is not some heap's current page. */
+ * (same rules as _rcgc_heap_visit); _rcgc_heap_young_reset (world stopped)
+ * clears the mark of every page that is not some heap's current page. */
 RCGC_INTERNAL void _rcgc_pool_mark_young(const void *block);
-RCGC_INTERNAL int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg, bool reset);
+RCGC_INTERNAL int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg);
+RCGC_INTERNAL void _rcgc_heap_young_reset(void);
 /* The thread id (rcgc_thread_id()) of the thread whose heap owns the page of
  * block p, or 0 when no running thread owns it (abandoned page, large block,
  * or a platform where page ownership is not recorded by thread id). Used by

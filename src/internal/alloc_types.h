@@ -183,6 +183,11 @@ typedef struct rcgc_segment {
      * allocated or tracked since the last young collection (a "young page";
      * docs/design/gc-ft.md). Only GC-kind pages are ever marked. */
     uint64_t xgc_young;
+    /* lock: in the pool's young list (young_first) exactly while its bit
+     * mask may be non-zero: added by whoever sets the first bit, removed by
+     * _rcgc_heap_young_reset or when the segment is destroyed */
+    bool in_young;
+    struct rcgc_segment *young_next, *young_prev;
     struct rcgc_segment *all_next, *all_prev;     /* address order */
     struct rcgc_segment *bucket_next, *bucket_prev; /* bucket[nfree] */
     rcgc_page_t pages[RCGC_PAGES_PER_SEG];
@@ -223,6 +228,7 @@ typedef struct rcgc_pool_state {
     pthread_mutex_t lock;
     bool initialized;                        /* lock */
     rcgc_segment_t *all_first;               /* lock: address-ordered segment list */
+    rcgc_segment_t *young_first;             /* lock: segments with young GC pages */
     rcgc_segment_t *bucket[RCGC_PAGES_PER_SEG]; /* lock: segments by nfree (1..63) */
     uint64_t bucket_map;                     /* lock: bit n set <=> bucket[n] non-empty */
     rcgc_page_queue_t abandoned[RCGC_HEAP_KINDS][RCGC_CLASSES]; /* lock */
@@ -428,6 +434,7 @@ RCGC_INTERNAL void _rcgc_pool_ensure_init(void);                 /* no lock held
 RCGC_INTERNAL rcgc_page_t *_rcgc_segment_page_alloc_locked(void);
 RCGC_INTERNAL void _rcgc_segment_page_free_locked(rcgc_page_t *pg);
 RCGC_INTERNAL void *_rcgc_large_alloc(size_t size, rcgc_heap_kind_t kind); /* no lock held */
+RCGC_INTERNAL void _rcgc_young_list_remove_locked(rcgc_segment_t *seg);
 RCGC_INTERNAL void _rcgc_large_free(rcgc_page_t *pg, void *p);             /* no lock held */
 RCGC_INTERNAL void _rcgc_segment_purge_locked(bool force);
 RCGC_INTERNAL void _rcgc_segment_release_empty_locked(void);

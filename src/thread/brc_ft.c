@@ -44,6 +44,10 @@ int _rcgc_brc_register(rcgc_tstate_t *ts) {
 }
 
 /* Growth goes through the RAW domain, so tests can make it fail. */
+/* Set by every push, cleared by the collector's drain (world stopped): while
+ * it is 0, no queue holds anything and the drain skips the 257 buckets. */
+static int xmaybe_queued;
+
 static bool push_locked(struct rcgc_brc_queue *q, rcgc_object_t *o) {
     if (q->len == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
@@ -54,6 +58,7 @@ static bool push_locked(struct rcgc_brc_queue *q, rcgc_object_t *o) {
     }
     q->items[q->len++] = o;
     __atomic_store_n(&q->requested, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&xmaybe_queued, 1, __ATOMIC_RELAXED);
     return true;
 }
 
@@ -252,6 +257,7 @@ void _rcgc_brc_after_fork_child(rcgc_tstate_t *self) {
 /* ---- the collector's drain (world stopped) ------------------------------------ */
 
 size_t _rcgc_brc_pending_total(void) {
+    if (!__atomic_load_n(&xmaybe_queued, __ATOMIC_RELAXED)) return 0;
     pthread_once(&buckets_once, buckets_init);
     size_t n = 0;
     for (size_t i = 0; i < RCGC_BRC_BUCKETS; i++) {
@@ -263,6 +269,8 @@ size_t _rcgc_brc_pending_total(void) {
 }
 
 void _rcgc_brc_drain_all(void (*fn)(rcgc_object_t *o, void *arg), void *arg) {
+    if (!__atomic_load_n(&xmaybe_queued, __ATOMIC_RELAXED)) return;
+    __atomic_store_n(&xmaybe_queued, 0, __ATOMIC_RELAXED); /* no push while the world is stopped */
     pthread_once(&buckets_once, buckets_init);
     for (size_t i = 0; i < RCGC_BRC_BUCKETS; i++) {
         pthread_mutex_lock(&buckets[i].mu);
