@@ -125,8 +125,10 @@ static void young_flush(rcgc_tstate_t *ts) {
     store_ip(&ts->gc_delta, 0);
     ts->gc_base = base;
     intptr_t threshold = _rcgc_gc.generations[0].threshold;
-    intptr_t left = threshold ? threshold - base + 1 : GC_BATCH;
-    ts->gc_limit = left < 1 ? 1 : left > GC_BATCH ? GC_BATCH : left;
+    /* past the threshold (a collection is due, or cannot run: disabled,
+     * running elsewhere) a full batch again, not a flush per allocation */
+    intptr_t left = threshold && base <= threshold ? threshold - base + 1 : GC_BATCH;
+    ts->gc_limit = left > GC_BATCH ? GC_BATCH : left;
     if (threshold && base > threshold && _rcgc_gc.enabled && !_rcgc_gc_is_collecting())
         ts->gc_scheduled = true;
 }
