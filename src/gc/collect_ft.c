@@ -49,8 +49,10 @@ typedef struct ft_collect {
     intptr_t candidates, reachable, survivors, uncollectable;
     intptr_t inits;   /* members whose gc_refs were initialised (pause 1) */
     uintptr_t self;   /* the collecting thread's id: owner of the garbage */
+    size_t dels, finalizers; /* members with a legacy finalizer / a finalizer to run */
+    bool scanned;     /* the garbage was converted in mark_reachable's last pass */
     size_t weakrefs;  /* weakref objects in the garbage */
-    size_t weaklists; /* garbage objects with a weak list */
+    size_t weaklists; /* members (pause 1), then garbage objects, with a weak list */
     bool oom;
 } ft_collect_t;
 
@@ -158,7 +160,13 @@ static int enumerate_object(rcgc_object_t *o, void *arg) {
     }
     unsigned b = ft_bits(o);
     if (!(b & RCGC_GCBIT_COLLECTING)) init_member(c, o, b);
-    o->ob_type->traverse(o, visit_decref, c);
+    const rcgc_type_t *t = o->ob_type;
+    /* what the phases after detection may have to do (they are skipped
+     * when no member could need them) */
+    c->dels += t->del != NULL;
+    c->finalizers += t->finalize != NULL && !(b & RCGC_GCBIT_FINALIZED);
+    c->weaklists += _rcgc_type_weakrefable(t) && _rcgc_weaklist_head(o);
+    t->traverse(o, visit_decref, c);
     return 0;
 }
 
@@ -274,6 +282,8 @@ static bool mark_from(ft_collect_t *c, rcgc_object_t *o, unsigned set, bool surv
  * compacts the tentatively unreachable members to the front of the array;
  * a last pass over those drops the ones marked later. On failure (mark
  * stack) the array is made whole again for restore_all. */
+static void garbage(ft_collect_t *c, rcgc_object_t *o);
+
 static bool mark_reachable(ft_collect_t *c) {
     size_t w = 0, n = c->cand.n;
     for (size_t i = 0; i < n; i++) {
@@ -297,9 +307,17 @@ static bool mark_reachable(ft_collect_t *c) {
             return false;
         }
     }
+    /* With no legacy finalizer and no weak list among the members, nothing
+     * can change the garbage set or fail from here: convert it now. */
+    c->scanned = c->dels == 0 && c->weaklists == 0;
+    if (c->scanned) c->weaklists = 0;
     size_t u = 0;
-    for (size_t i = 0; i < w; i++)
-        if (ft_bits(c->cand.v[i]) & RCGC_GCBIT_UNREACHABLE) c->cand.v[u++] = c->cand.v[i];
+    for (size_t i = 0; i < w; i++) {
+        rcgc_object_t *o = c->cand.v[i];
+        if (!(ft_bits(o) & RCGC_GCBIT_UNREACHABLE)) continue;
+        if (c->scanned) garbage(c, o);
+        c->cand.v[u++] = o;
+    }
     c->cand.n = u;
     return true;
 }
@@ -447,16 +465,17 @@ static bool pause1(ft_collect_t *c) {
         ok = mark_reachable(c);
         if (!ok) restore_all(c);
     }
-    if (ok) { /* from here on the array holds the unreachable only */
+    if (ok && !c->scanned) { /* from here on the array holds the unreachable only */
+        c->weaklists = 0; /* counted again, on the garbage, by garbage() */
         ok = mark_legacy(c) && reserve_for_scan(c);
         if (!ok) restore_all(c);
+        if (ok) {
+            scan(c);
+            detach_callback_weakrefs(c);
+        }
     }
-    if (ok) {
-        /* no generation-0 object is left: every collection examines them */
-        _rcgc_heap_young_reset();
-        scan(c);
-        detach_callback_weakrefs(c);
-    }
+    /* no generation-0 object is left: every collection examines them */
+    if (ok) _rcgc_heap_young_reset();
     /* queued objects outside the examined set carry the bit too */
     for (size_t i = 0; i < c->queued.n; i++) ft_clear_bits(c->queued.v[i], FT_GCBIT_QUEUED);
     _rcgc_start_the_world();
@@ -738,7 +757,7 @@ rcgc_gc_result_t _rcgc_gc_collect_generation(int generation) {
         user_code += (intptr_t)c.wrcb.n;
         r.collected += call_weakref_callbacks(&c);
     }
-    user_code += finalize_garbage(&c);
+    if (c.finalizers) user_code += finalize_garbage(&c);
     /* Other threads ran since pause 1: only user code, or a weakref still
      * pointing at garbage, can have given them a reference to it. */
     if (c.cand.n && (user_code || c.weaklists)) pause2(&c, true);

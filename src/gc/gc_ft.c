@@ -32,12 +32,6 @@ bool _rcgc_ft_vec_reserve(ft_vec_t *vec, size_t extra) {
     return true;
 }
 
-bool _rcgc_ft_vec_push(ft_vec_t *vec, rcgc_object_t *o) {
-    if (vec->n == vec->cap && !_rcgc_ft_vec_reserve(vec, 1)) return false;
-    vec->v[vec->n++] = o;
-    return true;
-}
-
 void _rcgc_ft_vec_free(ft_vec_t *vec) {
     rcgc_raw_free(vec->v);
     memset(vec, 0, sizeof *vec);

@@ -69,8 +69,12 @@ typedef struct ft_vec {
     size_t n, cap;
 } ft_vec_t;
 RCGC_INTERNAL bool _rcgc_ft_vec_reserve(ft_vec_t *vec, size_t extra);
-RCGC_INTERNAL bool _rcgc_ft_vec_push(ft_vec_t *vec, rcgc_object_t *o);
 RCGC_INTERNAL void _rcgc_ft_vec_free(ft_vec_t *vec);
+static inline bool _rcgc_ft_vec_push(ft_vec_t *vec, rcgc_object_t *o) {
+    if (RCGC_UNLIKELY(vec->n == vec->cap) && !_rcgc_ft_vec_reserve(vec, 1)) return false;
+    vec->v[vec->n++] = o;
+    return true;
+}
 
 /* Walk the objects of the GC heap (all, or only the young pages); fn gets
  * every live object, tracked or not. The world must be stopped (or no other
