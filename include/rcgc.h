@@ -12,6 +12,7 @@
 #include "rcgc/error.h"
 #include "rcgc/object.h"
 #include "rcgc/refcount.h"
+#include "rcgc/stackref.h"
 #include "rcgc/alloc.h"
 #include "rcgc/trace.h"
 #include "rcgc/thread.h"

@@ -85,7 +85,7 @@ struct rcgc_object {
 #define RCGC_OBF_STATIC 0x01u   /* statically allocated: immortal, never freed */
 #define RCGC_OBF_IMMORTAL 0x02u /* made immortal at run time (rcgc_object_immortalize) */
 
-/* ob_gc_bits. TRACKED/FINALIZED persist between collections; the others are
+/* ob_gc_bits. TRACKED/FINALIZED/DEFERRED persist between collections; the others are
  * collector scratch and are zero outside a collection. */
 #define RCGC_GCBIT_TRACKED 0x01u     /* linked into a generation */
 #define RCGC_GCBIT_FINALIZED 0x02u   /* finalize has run (PEP 442); never cleared */
@@ -93,6 +93,9 @@ struct rcgc_object {
 #define RCGC_GCBIT_UNREACHABLE 0x08u /* in the tentatively unreachable set */
 #define RCGC_GCBIT_FROZEN 0x10u      /* in the permanent generation */
 #define RCGC_GCBIT_SCRATCH 0x20u     /* free for one collector phase */
+#define RCGC_GCBIT_DEFERRED 0x40u    /* deferred reference counting (rcgc/stackref.h): the
+                                        count holds one extra "bias" reference, so only the
+                                        collector frees the object; persists like TRACKED */
 
 #define RCGC_HEADER_MAGIC 0xC0DEu /* default build: ob_check of a live object */
 #define RCGC_HEADER_DEAD 0xDEADu  /* default build: ob_check after teardown */
@@ -188,8 +191,12 @@ RCGC_API rcgc_object_t *rcgc_object_new_var(const rcgc_type_t *type, size_t nite
  * tracked. The memory must outlive every use. */
 RCGC_API void rcgc_object_init_static(rcgc_object_t *o, const rcgc_type_t *type);
 /* Make a live object immortal (PEP 683): incref/decref stop writing it and it
- * is never freed by counting. GC types are untracked first. */
+ * is never freed by counting. GC types are untracked first; a deferred object
+ * (rcgc/stackref.h) stops being deferred. Any attached thread may call it, the
+ * owner or not: the free-threaded build stops the world around the change. */
 RCGC_API void rcgc_object_immortalize(rcgc_object_t *o);
+/* True if o is immortal (static, immortalized, or saturated count). */
+RCGC_API bool rcgc_object_is_immortal(const rcgc_object_t *o);
 /* Free the memory of an object whose teardown is done (for hand-written
  * deallocs). Untracks it if it is still tracked. */
 RCGC_API void rcgc_object_free(rcgc_object_t *o);

@@ -12,10 +12,18 @@
  *             objects of other generations or survivors);
  *   UNREACHABLE in the tentatively unreachable list (move_unreachable until
  *             move_legacy_finalizers clears it).
+ *   SCRATCH   in delete_garbage's list: the collector holds the reference that
+ *             was a deferred object's bias.
+ *
+ * Deferred objects (internal/deferred.h): gc_refs starts at the count minus
+ * the bias; each tagged stack reference in a pushed frame adds one
+ * (add_stack_roots), all deferred members count as reachable while a frame's
+ * sp is unknown.
  */
 #include "gc/gc_list_default.h"
 #include "internal/object_internal.h"
 #include "internal/weakref_internal.h"
+#include "internal/deferred.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -41,9 +49,10 @@ static intptr_t update_refs(gc_head_t *base) {
     for (gc_head_t *g = gc_decode(&d, gc_next_link(base)); g != base; g = gc_decode(&d, gc_next_link(g))) {
         rcgc_object_t *o = FROM_GC(g);
         uint32_t refs = (uint32_t)rcgc_refcnt(o);
+        unsigned bits = o->ob_gc_bits;
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(o);
-        gc_set_refs(g, refs);
-        o->ob_gc_bits = (uint8_t)((o->ob_gc_bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
+        gc_set_refs(g, refs - _rcgc_deferred_bias_of_bits(bits));
+        o->ob_gc_bits = (uint8_t)((bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
         n++;
     }
     return n;
@@ -67,6 +76,30 @@ static void subtract_refs(gc_head_t *base) {
         rcgc_object_t *o = FROM_GC(g);
         o->ob_type->traverse(o, visit_decref, o);
     }
+}
+
+/* ---- stack roots of deferred objects ------------------------------------------ */
+
+static int visit_stack_root(rcgc_object_t *o, void *arg) {
+    (void)arg;
+    if (gc_is_collecting(o)) gc_inc_refs(AS_GC(o));
+    return 0;
+}
+
+/* A frame with an unknown sp: every deferred member is reachable. */
+static void keep_deferred_members(gc_head_t *base) {
+    gc_decoder_t d = gc_decoder();
+    for (gc_head_t *g = gc_decode(&d, gc_next_link(base)); g != base; g = gc_decode(&d, gc_next_link(g)))
+        if (FROM_GC(g)->ob_gc_bits & RCGC_GCBIT_DEFERRED) gc_inc_refs(g);
+}
+
+/* After update_refs and subtract_refs on base (linked forward): count the
+ * tagged stack references to members as external references. Skipped until
+ * some object was ever deferred (tagged references to immortal objects do
+ * not count). */
+static void add_stack_roots(gc_head_t *base) {
+    if (RCGC_LIKELY(!_rcgc_deferred_in_use())) return;
+    if (_rcgc_deferred_visit_roots(visit_stack_root, NULL)) keep_deferred_members(base);
 }
 
 /* A child of an object proven reachable. Members already behind the cursor
@@ -147,6 +180,7 @@ static void move_unreachable(gc_head_t *young, gc_head_t *unreachable, detect_co
 void _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable, detect_counts_t *c) {
     c->candidates = update_refs(base);
     subtract_refs(base);
+    add_stack_roots(base);
     move_unreachable(base, unreachable, c);
     c->garbage.total = c->candidates - c->reachable;
 }
@@ -174,6 +208,8 @@ static int visit_decref_lazy(rcgc_object_t *child, void *parent) {
         gc_check_member_type(child);
         uint32_t refs = (uint32_t)rcgc_refcnt(child);
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(child);
+        refs -= _rcgc_deferred_bias_of_bits(bits);
+        if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) refcount_too_small(child);
         gc_set_refs(AS_GC(child), refs - 1);
         child->ob_gc_bits = (uint8_t)((bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
     }
@@ -189,7 +225,7 @@ static intptr_t update_and_subtract_refs(gc_head_t *base) {
         if (!(bits & RCGC_GCBIT_COLLECTING)) {
             uint32_t refs = (uint32_t)rcgc_refcnt(o);
             if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(o);
-            gc_set_refs(g, refs);
+            gc_set_refs(g, refs - _rcgc_deferred_bias_of_bits(bits));
             o->ob_gc_bits = (uint8_t)((bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
         }
         o->ob_type->traverse(o, visit_decref_lazy, o);
@@ -201,6 +237,7 @@ static intptr_t update_and_subtract_refs(gc_head_t *base) {
 /* _rcgc_gc_deduce_unreachable for base = all tracked, non-frozen objects. */
 static void deduce_unreachable_full(gc_head_t *base, gc_head_t *unreachable, detect_counts_t *c) {
     c->candidates = update_and_subtract_refs(base);
+    add_stack_roots(base);
     move_unreachable(base, unreachable, c);
     c->garbage.total = c->candidates - c->reachable;
 }
@@ -305,11 +342,28 @@ static void handle_legacy_finalizers(gc_head_t *finalizers, gc_head_t *old) {
 
 /* ---- deleting the final garbage ------------------------------------------------ */
 
+/* Deferred objects of the final garbage stop being deferred, all of them
+ * before any clear(): each bias becomes a reference the collector holds
+ * (marked SCRATCH) and releases in delete_garbage. Otherwise a deferred
+ * object whose last real reference a clear() drops would stay alive by its
+ * bias alone, where a counted object would be freed at once. */
+static void take_over_deferred(gc_head_t *collectable) {
+    for (gc_head_t *g = GC_NEXT(collectable); g != collectable; g = GC_NEXT(g)) {
+        rcgc_object_t *o = FROM_GC(g);
+        if (o->ob_gc_bits & RCGC_GCBIT_DEFERRED) {
+            _rcgc_deferred_disable_keep_ref(o);
+            gc_set_bits(o, RCGC_GCBIT_SCRATCH);
+        }
+    }
+}
+
 /* Break the cycles: clear() every object, with a reference held around the
- * call; an object that survives its clear goes to old ("it may die later").
- * Objects die only through reference counting, which unlinks them. */
+ * call (taken now, or the former bias of a deferred object); an object that
+ * survives its clear goes to old ("it may die later"). Objects die only
+ * through reference counting, which unlinks them. */
 static void delete_garbage(gc_head_t *collectable, gc_head_t *old) {
     bool saveall = (_rcgc_gc.debug & RCGC_GC_DEBUG_SAVEALL) != 0;
+    if (!saveall && _rcgc_deferred_in_use()) take_over_deferred(collectable);
     /* "is it still first" compares links: a link names one head */
     const gc_link_t collectable_link = gc_list_link(collectable);
     gc_decoder_t d = gc_decoder();
@@ -319,15 +373,50 @@ static void delete_garbage(gc_head_t *collectable, gc_head_t *old) {
         RCGC_ASSERT_OBJ(o, rcgc_refcnt(o) > 0, "refcount is too small");
         if (saveall) {
             if (_rcgc_gc_garbage_append(o) < 0) rcgc_error_clear();
-        } else if (o->ob_type->clear) {
-            rcgc_incref(o);
-            if (o->ob_type->clear(o) != 0) rcgc_error_write_unraisable("clear of", o);
-            rcgc_decref(o);
+        } else {
+            bool held = (o->ob_gc_bits & RCGC_GCBIT_SCRATCH) != 0; /* former bias */
+            if (held) gc_clear_bits(o, RCGC_GCBIT_SCRATCH);
+            if (o->ob_type->clear) {
+                if (!held) rcgc_incref(o);
+                if (o->ob_type->clear(o) != 0) rcgc_error_write_unraisable("clear of", o);
+                rcgc_decref(o);
+            } else if (held) {
+                rcgc_decref(o);
+            }
         }
         if (gc_next_link(collectable) == link) { /* still alive */
             gc_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE);
             gc_list_move(g, old);
         }
+    }
+}
+
+/* ---- shutdown ----------------------------------------------------------------------- */
+
+/* Move the deferred objects of list to tmp. */
+static void gather_deferred(gc_head_t *list, gc_head_t *tmp) {
+    gc_head_t *next;
+    for (gc_head_t *g = GC_NEXT(list); g != list; g = next) {
+        next = GC_NEXT(g);
+        if (FROM_GC(g)->ob_gc_bits & RCGC_GCBIT_DEFERRED) gc_list_move(g, tmp);
+    }
+}
+
+void _rcgc_gc_release_deferred(void) {
+    if (!_rcgc_deferred_in_use()) return;
+    gc_head_t *tmp = _rcgc_gc_head(RCGC_GC_HEAD_FINAL);
+    gc_list_init(tmp);
+    for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) gather_deferred(_rcgc_gc.generations[i].head, tmp);
+    gather_deferred(_rcgc_gc.permanent.head, tmp);
+    gc_head_t *oldest = _rcgc_gc.generations[RCGC_GC_NUM_GENERATIONS - 1].head;
+    /* take the first each time: a release may free any object, but none of
+     * tmp's (each still has its bias until its turn) */
+    while (!gc_list_is_empty(tmp)) {
+        gc_head_t *g = GC_NEXT(tmp);
+        rcgc_object_t *o = FROM_GC(g);
+        gc_list_move(g, (o->ob_gc_bits & RCGC_GCBIT_FROZEN) ? _rcgc_gc.permanent.head : oldest);
+        _rcgc_deferred_disable_keep_ref(o);
+        rcgc_decref(o);
     }
 }
 

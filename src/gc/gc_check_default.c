@@ -7,8 +7,8 @@
  *   2. flags: every listed object is of a GC type and TRACKED, FROZEN exactly
  *      in the permanent list, COLLECTING/UNREACHABLE clear (outside a
  *      collection);
- *   3. counts: every object's refcount >= the references it receives from
- *      tracked objects ("refcount is too small" otherwise - the collector
+ *   3. counts: every object's refcount (less a deferred object's bias) >= the
+ *      references it receives from tracked objects ("refcount is too small" otherwise - the collector
  *      would compute a negative external count for it).
  * Step 3 borrows gc_prev as a counter and the SCRATCH bit as "listed"; both
  * are restored before returning. RCGC_DEBUG >= 3 runs it after every
@@ -16,6 +16,7 @@
  */
 #include "gc/gc_list_default.h"
 #include "internal/object_internal.h"
+#include "internal/deferred.h"
 
 #include <stdio.h>
 
@@ -105,7 +106,8 @@ static size_t check_counts(void) {
         gc_head_t *prev = lists[l];
         for (gc_head_t *g = GC_NEXT(lists[l]); g != lists[l]; prev = g, g = GC_NEXT(g)) {
             rcgc_object_t *o = FROM_GC(g);
-            if (!rcgc_is_immortal(o) && (uint32_t)rcgc_refcnt(o) < gc_get_refs(g)) {
+            /* a deferred object's bias is no one's reference */
+            if (!rcgc_is_immortal(o) && (uint32_t)rcgc_refcnt(o) - _rcgc_deferred_bias(o) < gc_get_refs(g)) {
                 char what[96];
                 snprintf(what, sizeof what, "refcount is too small (%llu references from tracked objects)",
                          (unsigned long long)gc_get_refs(g));

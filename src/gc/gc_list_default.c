@@ -27,9 +27,9 @@ void rcgc_gc_track(rcgc_object_t *o) {
     if (o->ob_gc_bits & RCGC_GCBIT_TRACKED)
         rcgc_fatal_object(o, "object already tracked by the garbage collector");
     if (rcgc_debug_level >= 2) o->ob_type->traverse(o, visit_check_valid, o);
-    /* keep FINALIZED only: scratch bits of an earlier collection must not leak
-     * into the generation lists */
-    o->ob_gc_bits = (uint8_t)((o->ob_gc_bits & RCGC_GCBIT_FINALIZED) | RCGC_GCBIT_TRACKED);
+    /* keep FINALIZED and DEFERRED only: scratch bits of an earlier collection
+     * must not leak into the generation lists */
+    o->ob_gc_bits = (uint8_t)((o->ob_gc_bits & (RCGC_GCBIT_FINALIZED | RCGC_GCBIT_DEFERRED)) | RCGC_GCBIT_TRACKED);
     gc_list_append(AS_GC(o), _rcgc_gc.generations[0].head);
 }
 
@@ -38,7 +38,7 @@ void rcgc_gc_untrack(rcgc_object_t *o) {
     gc_head_t *g = AS_GC(o);
     gc_list_unlink(g);
     gc_set_unlinked(g);
-    o->ob_gc_bits &= RCGC_GCBIT_FINALIZED;
+    o->ob_gc_bits &= RCGC_GCBIT_FINALIZED | RCGC_GCBIT_DEFERRED;
 }
 
 bool rcgc_gc_is_tracked(const rcgc_object_t *o) {
@@ -100,7 +100,7 @@ static void forget_list(gc_head_t *list) {
         gc_head_t *next = GC_NEXT(g);
         rcgc_object_t *o = FROM_GC(g);
         gc_set_unlinked(g);
-        o->ob_gc_bits &= RCGC_GCBIT_FINALIZED;
+        o->ob_gc_bits &= RCGC_GCBIT_FINALIZED | RCGC_GCBIT_DEFERRED;
         g = next;
     }
     gc_list_init(list);
@@ -109,6 +109,7 @@ static void forget_list(gc_head_t *list) {
 void _rcgc_gc_fini(void) {
     if (!_rcgc_gc.initialized) return;
     _rcgc_gc_collect_main(RCGC_GC_NUM_GENERATIONS - 1, RCGC_GC_REASON_SHUTDOWN);
+    _rcgc_gc_release_deferred();
     _rcgc_gc_report_shutdown_garbage();
     _rcgc_gc_state_release();
     for (int i = 0; i < RCGC_GC_NUM_GENERATIONS; i++) forget_list(_rcgc_gc.generations[i].head);

@@ -25,6 +25,11 @@ RCGC_INTERNAL bool _rcgc_resurrect_end(rcgc_object_t *o);
 RCGC_INTERNAL void _rcgc_trash_push(uintptr_t *head, rcgc_object_t *o);
 RCGC_INTERNAL rcgc_object_t *_rcgc_trash_pop(uintptr_t *head);
 
+/* Run fn(o) while no other thread can touch o's header: directly in the
+ * default build (global lock), with the world stopped in the free-threaded
+ * one (object/refcount_*.c). */
+RCGC_INTERNAL void _rcgc_object_exclusive(void (*fn)(rcgc_object_t *), rcgc_object_t *o);
+
 /* Re-initialise the count of an object that is being resurrected from
  * refcount 0 (finalizer-from-dealloc); flavour-specific (object/refcount_*.c). */
 RCGC_INTERNAL void _rcgc_refcnt_set(rcgc_object_t *o, intptr_t n);

@@ -34,6 +34,10 @@ typedef struct rcgc_tstate {
     /* threads and locks (docs/design/threads.md) */
     bool blocking;                /* own thread: between rcgc_blocking_begin and _end */
     struct rcgc_critical_section *cs_top; /* own thread: top of its critical-section stack */
+    /* top of its stack-reference frames (object/deferred.c): written by its own
+     * thread while attached; read by a collector under the global lock (default)
+     * or with the world stopped (free-threaded), with runtime.threads_lock held */
+    struct rcgc_frame *frame_top;
     /* free-threaded (thread/tstate_ft.c, stw_ft.c): RCGC_TS_* state word;
      * atomic; who may make each transition: internal/stw.h */
     int xstate;

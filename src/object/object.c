@@ -166,11 +166,23 @@ void rcgc_object_init_static(rcgc_object_t *o, const rcgc_type_t *type) {
     _rcgc_make_immortal(o);
 }
 
-void rcgc_object_immortalize(rcgc_object_t *o) {
+/* With every other thread excluded: an owner's plain store of its count, or
+ * a merge of the counts, cannot undo the change. */
+static void immortalize_exclusive(rcgc_object_t *o) {
     if (rcgc_is_immortal(o)) return;
-    if (rcgc_object_is_gc(o)) rcgc_gc_untrack(o);
+    if (rcgc_object_is_gc(o)) {
+        rcgc_gc_untrack(o);
+        o->ob_gc_bits &= (uint8_t)~RCGC_GCBIT_DEFERRED; /* the bias joins immortality */
+    }
     o->ob_flags |= RCGC_OBF_IMMORTAL;
     _rcgc_make_immortal(o);
 }
+
+void rcgc_object_immortalize(rcgc_object_t *o) {
+    if (rcgc_is_immortal(o)) return;
+    _rcgc_object_exclusive(immortalize_exclusive, o);
+}
+
+bool rcgc_object_is_immortal(const rcgc_object_t *o) { return rcgc_is_immortal(o); }
 
 bool rcgc_is_immortal_fn(const rcgc_object_t *o) { return rcgc_is_immortal(o); }

@@ -3,6 +3,7 @@
  */
 #include "internal/tstate.h"
 #include "internal/weakref_internal.h"
+#include "internal/deferred.h"
 
 #include <string.h>
 
@@ -15,6 +16,21 @@ void _rcgc_header_init(rcgc_object_t *o, const rcgc_type_t *type) {
 void _rcgc_header_mark_dead(rcgc_object_t *o) { o->ob_check = RCGC_HEADER_DEAD; }
 
 void _rcgc_make_immortal(rcgc_object_t *o) { o->ob_refcnt = RCGC_IMMORTAL_REFCNT; }
+
+/* The global lock already excludes every other thread. */
+void _rcgc_object_exclusive(void (*fn)(rcgc_object_t *), rcgc_object_t *o) { fn(o); }
+
+/* ---- deferred reference counting (internal/deferred.h) ---------------------------- */
+
+bool _rcgc_deferred_enable(rcgc_object_t *o) {
+    if (o->ob_gc_bits & RCGC_GCBIT_DEFERRED) return false;
+    o->ob_gc_bits |= RCGC_GCBIT_DEFERRED;
+    uint32_t r = o->ob_refcnt + 1; /* mortal: below 2^31; 2^31 saturates into immortality */
+    o->ob_refcnt = (r & RCGC_IMMORTAL_BIT) ? RCGC_IMMORTAL_REFCNT : r;
+    return true;
+}
+
+void _rcgc_deferred_disable_keep_ref(rcgc_object_t *o) { o->ob_gc_bits &= (uint8_t)~RCGC_GCBIT_DEFERRED; }
 
 void _rcgc_refcnt_set(rcgc_object_t *o, intptr_t n) {
     if (rcgc_is_immortal(o)) return;

@@ -15,6 +15,8 @@
 #include "internal/tstate.h"
 #include "internal/weakref_internal.h"
 #include "internal/brc.h"
+#include "internal/stw.h"
+#include "internal/deferred.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -44,6 +46,36 @@ void _rcgc_make_immortal(rcgc_object_t *o) {
     store_tid(o, 0);
     store_local(o, RCGC_IMMORTAL_REFCNT_LOCAL);
     __atomic_store_n(&o->ob_ref_shared, 0, __ATOMIC_RELAXED);
+}
+
+/* Run fn(o) with every other thread stopped at a safe point or detached:
+ * no incref, decref or merge of o is in progress, and each thread sees fn's
+ * stores once it resumes (the restart synchronises with it). The caller may
+ * be the thread that stopped the world already. */
+void _rcgc_object_exclusive(void (*fn)(rcgc_object_t *), rcgc_object_t *o) {
+    if (__atomic_load_n(&_rcgc_stw.xrequester, __ATOMIC_RELAXED) == _rcgc_tstate()) {
+        fn(o);
+        return;
+    }
+    _rcgc_stop_the_world();
+    fn(o);
+    _rcgc_start_the_world();
+}
+
+/* ---- deferred reference counting (internal/deferred.h) ---------------------------- */
+
+/* The bit is claimed first (one winner among concurrent callers); a thread
+ * that sees it before the bias lands may take a tagged reference, which is
+ * safe: the caller holds a reference until this returns. */
+bool _rcgc_deferred_enable(rcgc_object_t *o) {
+    uint8_t old = __atomic_fetch_or(&o->ob_gc_bits, (uint8_t)RCGC_GCBIT_DEFERRED, __ATOMIC_RELAXED);
+    if (old & RCGC_GCBIT_DEFERRED) return false;
+    __atomic_fetch_add(&o->ob_ref_shared, (intptr_t)1 << RCGC_REF_SHARED_SHIFT, __ATOMIC_RELAXED);
+    return true;
+}
+
+void _rcgc_deferred_disable_keep_ref(rcgc_object_t *o) {
+    __atomic_fetch_and(&o->ob_gc_bits, (uint8_t)~RCGC_GCBIT_DEFERRED, __ATOMIC_RELAXED);
 }
 
 void _rcgc_refcnt_set(rcgc_object_t *o, intptr_t n) {
@@ -115,6 +147,9 @@ void rcgc_brc_decref_shared(rcgc_object_t *o) {
 
 intptr_t _rcgc_brc_explicit_merge(rcgc_object_t *o, intptr_t extra) {
     uint32_t local = load_local(o);
+    /* made immortal while queued (rcgc_object_immortalize stops the world,
+     * so the owner sees it here): the queued reference is simply dropped */
+    if (local == RCGC_IMMORTAL_REFCNT_LOCAL) return 1;
     store_local(o, 0);
     store_tid(o, 0);
     intptr_t shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED), merged;

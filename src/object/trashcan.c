@@ -28,6 +28,10 @@ static void destroy_chain(rcgc_tstate_t *ts) {
 
 void rcgc_dealloc(rcgc_object_t *o) {
     rcgc_tstate_t *ts = _rcgc_tstate();
+    /* the bias keeps a deferred object's count above zero: reaching it means
+     * one release too many (the collector clears the bit before it frees) */
+    RCGC_ASSERT_OBJ(o, !rcgc_object_is_deferred(o), "deferred object's refcount reached zero "
+                                                    "(more references released than taken)");
     if (RCGC_UNLIKELY(ts->trash_depth >= RCGC_TRASH_DEPTH_LIMIT)) {
         _rcgc_trash_push(&ts->trash_later, o);
         return;
