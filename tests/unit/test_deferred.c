@@ -88,6 +88,12 @@ static void flush(void) {
     rcgc_gc_collect(2);
     rcgc_error_clear();
 }
+/* The same, skipping at once without a collector (before frames are pushed:
+ * a skipped test must not leave one behind). */
+static void flush_or_skip(void) {
+    if (rcgc_gc_collect(2) < 0 && rcgc_last_error() == RCGC_ENOTSUP) skip();
+    rcgc_error_clear();
+}
 
 static bool is_ft(void) { return strcmp(rcgc_flavour(), "free-threaded") == 0; }
 
@@ -213,7 +219,7 @@ static void test_young_collection_frees_deferred(void **state) {
 }
 
 static void test_tagged_stackref_alone_keeps_alive(void **state) {
-    flush();
+    flush_or_skip();
     for (int gen = 0; gen <= 2; gen += 2) { /* young (update_refs) and full (fused) detection */
         node_t *n = new_deferred();
         int id = n->id;
@@ -235,7 +241,7 @@ static void test_tagged_stackref_alone_keeps_alive(void **state) {
 }
 
 static void test_tagged_stackref_on_another_frame_and_after_pop(void **state) {
-    flush();
+    flush_or_skip();
     node_t *n = new_deferred();
     int id = n->id;
     rcgc_stackref_t outer_slot = rcgc_stackref_new(OBJ(n));
@@ -253,7 +259,7 @@ static void test_tagged_stackref_on_another_frame_and_after_pop(void **state) {
 }
 
 static void test_invalid_sp_keeps_every_deferred_object(void **state) {
-    flush();
+    flush_or_skip();
     node_t *a = new_deferred(), *b = new_deferred(), *p = new_node();
     int aid = a->id, bid = b->id, pid = p->id;
     b->a = rcgc_newref(OBJ(b)); /* a self-cycle */
@@ -275,7 +281,7 @@ static void test_invalid_sp_keeps_every_deferred_object(void **state) {
 }
 
 static void test_cycles_through_deferred_objects(void **state) {
-    flush();
+    flush_or_skip();
     /* two deferred objects */
     node_t *a = new_deferred(), *b = new_deferred();
     a->a = rcgc_newref(OBJ(b));
