@@ -39,11 +39,20 @@ RCGC_NOINLINE __attribute__((noreturn, cold)) static void tracked_with_zero_coun
                          "collector (a dealloc left it tracked)");
 }
 
-/* gc_refs := reference count and COLLECTING for every object of base; base
- * is singly linked (forward) afterwards. Returns the number of objects.
- * UNREACHABLE is cleared here too: on the resurrection check's run, the
- * objects still carry it from the first partition. */
-static intptr_t update_refs(gc_head_t *base) {
+/* The detection passes come in two copies (always-inlined bodies with a
+ * constant `deferred`): until some object was ever made deferred, no pass
+ * pays for the bias at all. */
+#define RCGC_ALWAYS_INLINE inline __attribute__((always_inline))
+static RCGC_ALWAYS_INLINE uint32_t refs_less_bias(uint32_t refs, unsigned bits, bool deferred) {
+    return deferred ? refs - _rcgc_deferred_bias_of_bits(bits) : refs;
+}
+
+/* gc_refs := reference count (less a deferred object's bias) and COLLECTING
+ * for every object of base; base is singly linked (forward) afterwards.
+ * Returns the number of objects. UNREACHABLE is cleared here too: on the
+ * resurrection check's run, the objects still carry it from the first
+ * partition. */
+static RCGC_ALWAYS_INLINE intptr_t update_refs_body(gc_head_t *base, bool deferred) {
     intptr_t n = 0;
     gc_decoder_t d = gc_decoder();
     for (gc_head_t *g = gc_decode(&d, gc_next_link(base)); g != base; g = gc_decode(&d, gc_next_link(g))) {
@@ -51,11 +60,15 @@ static intptr_t update_refs(gc_head_t *base) {
         uint32_t refs = (uint32_t)rcgc_refcnt(o);
         unsigned bits = o->ob_gc_bits;
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(o);
-        gc_set_refs(g, refs - _rcgc_deferred_bias_of_bits(bits));
+        gc_set_refs(g, refs_less_bias(refs, bits, deferred));
         o->ob_gc_bits = (uint8_t)((bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
         n++;
     }
     return n;
+}
+
+static intptr_t update_refs(gc_head_t *base) {
+    return _rcgc_deferred_in_use() ? update_refs_body(base, true) : update_refs_body(base, false);
 }
 
 static int visit_decref(rcgc_object_t *child, void *parent) {
@@ -196,8 +209,7 @@ void _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable, detect
  * reference to it (gc_refs := refcount - 1). One walk of the list instead of
  * two; the result is the same gc_refs and COLLECTING on every member, and
  * the same fatal reports in debug builds for a single bad count. */
-static int visit_decref_lazy(rcgc_object_t *child, void *parent) {
-    (void)parent;
+static RCGC_ALWAYS_INLINE int visit_decref_lazy_body(rcgc_object_t *child, bool deferred) {
     unsigned bits = child->ob_gc_bits;
     if (bits & RCGC_GCBIT_COLLECTING) {
         gc_check_member_type(child);
@@ -208,15 +220,25 @@ static int visit_decref_lazy(rcgc_object_t *child, void *parent) {
         gc_check_member_type(child);
         uint32_t refs = (uint32_t)rcgc_refcnt(child);
         if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(child);
-        refs -= _rcgc_deferred_bias_of_bits(bits);
-        if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) refcount_too_small(child);
+        refs = refs_less_bias(refs, bits, deferred);
+        if (deferred && rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) refcount_too_small(child);
         gc_set_refs(AS_GC(child), refs - 1);
         child->ob_gc_bits = (uint8_t)((bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
     }
     return 0;
 }
 
-static intptr_t update_and_subtract_refs(gc_head_t *base) {
+static int visit_decref_lazy(rcgc_object_t *child, void *parent) {
+    (void)parent;
+    return visit_decref_lazy_body(child, false);
+}
+static int visit_decref_lazy_deferred(rcgc_object_t *child, void *parent) {
+    (void)parent;
+    return visit_decref_lazy_body(child, true);
+}
+
+static RCGC_ALWAYS_INLINE intptr_t update_and_subtract_refs_body(gc_head_t *base, bool deferred) {
+    rcgc_visit_fn visit = deferred ? visit_decref_lazy_deferred : visit_decref_lazy;
     intptr_t n = 0;
     gc_decoder_t d = gc_decoder();
     for (gc_head_t *g = gc_decode(&d, gc_next_link(base)); g != base; g = gc_decode(&d, gc_next_link(g))) {
@@ -225,13 +247,18 @@ static intptr_t update_and_subtract_refs(gc_head_t *base) {
         if (!(bits & RCGC_GCBIT_COLLECTING)) {
             uint32_t refs = (uint32_t)rcgc_refcnt(o);
             if (rcgc_debug_level >= 1 && RCGC_UNLIKELY(refs == 0)) tracked_with_zero_count(o);
-            gc_set_refs(g, refs - _rcgc_deferred_bias_of_bits(bits));
+            gc_set_refs(g, refs_less_bias(refs, bits, deferred));
             o->ob_gc_bits = (uint8_t)((bits | RCGC_GCBIT_COLLECTING) & ~RCGC_GCBIT_UNREACHABLE);
         }
-        o->ob_type->traverse(o, visit_decref_lazy, o);
+        o->ob_type->traverse(o, visit, o);
         n++;
     }
     return n;
+}
+
+static intptr_t update_and_subtract_refs(gc_head_t *base) {
+    return _rcgc_deferred_in_use() ? update_and_subtract_refs_body(base, true)
+                                   : update_and_subtract_refs_body(base, false);
 }
 
 /* _rcgc_gc_deduce_unreachable for base = all tracked, non-frozen objects. */
@@ -363,7 +390,8 @@ static void take_over_deferred(gc_head_t *collectable) {
  * through reference counting, which unlinks them. */
 static void delete_garbage(gc_head_t *collectable, gc_head_t *old) {
     bool saveall = (_rcgc_gc.debug & RCGC_GC_DEBUG_SAVEALL) != 0;
-    if (!saveall && _rcgc_deferred_in_use()) take_over_deferred(collectable);
+    bool deferred = !saveall && _rcgc_deferred_in_use();
+    if (deferred) take_over_deferred(collectable);
     /* "is it still first" compares links: a link names one head */
     const gc_link_t collectable_link = gc_list_link(collectable);
     gc_decoder_t d = gc_decoder();
@@ -373,16 +401,14 @@ static void delete_garbage(gc_head_t *collectable, gc_head_t *old) {
         RCGC_ASSERT_OBJ(o, rcgc_refcnt(o) > 0, "refcount is too small");
         if (saveall) {
             if (_rcgc_gc_garbage_append(o) < 0) rcgc_error_clear();
-        } else {
-            bool held = (o->ob_gc_bits & RCGC_GCBIT_SCRATCH) != 0; /* former bias */
-            if (held) gc_clear_bits(o, RCGC_GCBIT_SCRATCH);
-            if (o->ob_type->clear) {
-                if (!held) rcgc_incref(o);
-                if (o->ob_type->clear(o) != 0) rcgc_error_write_unraisable("clear of", o);
-                rcgc_decref(o);
-            } else if (held) {
-                rcgc_decref(o);
-            }
+        } else if (deferred && (o->ob_gc_bits & RCGC_GCBIT_SCRATCH)) { /* holding its former bias */
+            gc_clear_bits(o, RCGC_GCBIT_SCRATCH);
+            if (o->ob_type->clear && o->ob_type->clear(o) != 0) rcgc_error_write_unraisable("clear of", o);
+            rcgc_decref(o);
+        } else if (o->ob_type->clear) {
+            rcgc_incref(o);
+            if (o->ob_type->clear(o) != 0) rcgc_error_write_unraisable("clear of", o);
+            rcgc_decref(o);
         }
         if (gc_next_link(collectable) == link) { /* still alive */
             gc_clear_bits(o, RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE);

@@ -10,6 +10,7 @@
 #include "internal/alloc_internal.h"
 #include "internal/gc_internal.h"
 #include "internal/object_internal.h"
+#include "internal/deferred.h"
 
 #include <string.h>
 
@@ -172,7 +173,7 @@ static void immortalize_exclusive(rcgc_object_t *o) {
     if (rcgc_is_immortal(o)) return;
     if (rcgc_object_is_gc(o)) {
         rcgc_gc_untrack(o);
-        o->ob_gc_bits &= (uint8_t)~RCGC_GCBIT_DEFERRED; /* the bias joins immortality */
+        _rcgc_deferred_disable_keep_ref(o); /* the bias joins immortality */
     }
     o->ob_flags |= RCGC_OBF_IMMORTAL;
     _rcgc_make_immortal(o);
