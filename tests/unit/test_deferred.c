@@ -106,8 +106,9 @@ static void test_enable_errors_and_idempotence(void **state) {
     assert_int_equal(rcgc_last_error(), RCGC_EINVAL);
     assert_int_equal(rcgc_object_enable_deferred_refcount(NULL), -1);
     assert_int_equal(rcgc_last_error(), RCGC_EINVAL);
+    int leaf_id = leaf->id;
     rcgc_decref(OBJ(leaf));
-    assert_int_equal(dead(leaf->id), 1);
+    assert_int_equal(dead(leaf_id), 1);
 
     node_t *n = new_node();
     assert_false(rcgc_object_is_deferred(OBJ(n)));
