@@ -337,9 +337,14 @@ static void test_cycles_through_deferred_objects(void **state) {
     assert_int_equal(dead(eid), 1);
 }
 
-/* The resurrection check subtracts the bias too: a deferred object whose
+/* The resurrection check accounts for the bias too: a deferred object whose
  * finalizer does not resurrect it dies in the same collection; one that does
- * survives (finalizer run once) and dies later. */
+ * survives (finalizer run once) and dies later. The flavours differ in the
+ * details: the default build keeps a resurrected object deferred (it dies at
+ * a later collection) and counts the other as collected; the free-threaded
+ * collector ends deferral on all garbage before finalizers run, so the
+ * resurrected object dies by counting, and the other, left with only the
+ * collector's reference, is released uncounted (collect_ft.c, find_dead). */
 static void test_finalizers_and_resurrection(void **state) {
     flush();
     node_t *x = new_of(&fin_type), *y = new_of(&fin_type);
@@ -350,15 +355,17 @@ static void test_finalizers_and_resurrection(void **state) {
     fin_calls = 0;
     rcgc_decref(OBJ(x));
     rcgc_decref(OBJ(y));
-    assert_int_equal(collect(2), 1);
+    assert_int_equal(collect(2), is_ft() ? 0 : 1);
     assert_int_equal(fin_calls, 2);
     assert_int_equal(dead(xid), 1);
     assert_int_equal(dead(yid), 0);
     assert_ptr_equal(resurrected, OBJ(y));
-    assert_true(rcgc_object_is_deferred(OBJ(y)));
+    assert_int_equal(rcgc_object_is_deferred(OBJ(y)), !is_ft());
     RCGC_CLEAR(resurrected);
-    assert_int_equal(dead(yid), 0);
-    assert_int_equal(collect(2), 1);
+    if (!is_ft()) {
+        assert_int_equal(dead(yid), 0);
+        assert_int_equal(collect(2), 1);
+    }
     assert_int_equal(fin_calls, 2);
     assert_int_equal(dead(yid), 1);
 }
@@ -366,7 +373,6 @@ static void test_finalizers_and_resurrection(void **state) {
 /* The heap checker discounts the bias: a missing reference to a deferred
  * object is "refcount is too small" although the raw count looks enough. */
 static void test_heap_check_accounts_for_the_bias(void **state) {
-    if (is_ft()) skip(); /* no heap walk in the free-threaded build yet */
     node_t *d = new_deferred(), *p = new_node(), *q = new_node();
     p->a = OBJ(d); /* steals */
     q->a = OBJ(d); /* BUG on purpose: no incref */
