@@ -121,7 +121,7 @@ static size_t check_counts(void) {
     return problems;
 }
 
-static size_t check_heap(size_t *tracked) {
+size_t _rcgc_gc_check_heap_sized(size_t *tracked) {
     size_t nlists, problems = 0;
     bool broken = false;
     size_t limit = rcgc_object_live_count() + 1;
@@ -131,28 +131,4 @@ static size_t check_heap(size_t *tracked) {
         problems += check_list(lists[l], l == RCGC_GC_NUM_GENERATIONS, limit, &broken, tracked);
     if (!broken) problems += check_counts();
     return problems;
-}
-
-size_t rcgc_gc_check_heap(void) {
-    if (!_rcgc_gc.initialized) return 0;
-    size_t tracked;
-    return check_heap(&tracked);
-}
-
-/* RCGC_DEBUG >= 3: after a collection that examined `examined` objects. Small
- * heaps are checked every time; above RCGC_GC_CHECK_ALWAYS tracked objects the
- * check runs once the collections since the last one examined as many
- * objects as the heap held then, so checking costs at most about as much as
- * collecting (a check after each of 59,000 young collections of a
- * 2-million-object heap would be quadratic). Full collections examine the
- * whole heap and are always checked. */
-#define RCGC_GC_CHECK_ALWAYS 10000
-
-void _rcgc_gc_check_after_collection(intptr_t examined) {
-    static size_t last_heap, debt;
-    debt += (size_t)examined;
-    if (last_heap > RCGC_GC_CHECK_ALWAYS && debt < last_heap) return;
-    debt = 0;
-    size_t problems = check_heap(&last_heap);
-    if (problems) rcgc_fatal_object(NULL, "gc: heap check after a collection found %zu problems", problems);
 }

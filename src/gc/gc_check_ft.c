@@ -107,7 +107,7 @@ static void check_counts(check_t *c) {
     }
 }
 
-static size_t check_heap(size_t *tracked) {
+size_t _rcgc_gc_check_heap_sized(size_t *tracked) {
     check_t c = { 0 };
     _rcgc_stop_the_world();
     _rcgc_ft_walk(false, visit_check, &c);
@@ -119,22 +119,4 @@ static size_t check_heap(size_t *tracked) {
     _rcgc_ft_vec_free(&c.objs);
     *tracked = c.tracked;
     return c.problems;
-}
-
-size_t rcgc_gc_check_heap(void) {
-    if (!_rcgc_gc.initialized) return 0;
-    size_t tracked;
-    return check_heap(&tracked);
-}
-
-/* RCGC_DEBUG >= 3: amortized as in the default build (gc_check_default.c). */
-#define RCGC_GC_CHECK_ALWAYS 10000
-
-void _rcgc_gc_check_after_collection(intptr_t examined) {
-    static size_t last_heap, debt;
-    debt += (size_t)examined;
-    if (last_heap > RCGC_GC_CHECK_ALWAYS && debt < last_heap) return;
-    debt = 0;
-    size_t problems = check_heap(&last_heap);
-    if (problems) rcgc_fatal_object(NULL, "gc: heap check after a collection found %zu problems", problems);
 }

@@ -142,9 +142,12 @@ typedef struct rcgc_gc_result {
 RCGC_INTERNAL rcgc_gc_result_t _rcgc_gc_collect_generation(int generation);
 /* Tracked objects per generation and in the permanent generation. */
 RCGC_INTERNAL void _rcgc_gc_generation_sizes(intptr_t sz[RCGC_GC_NUM_GENERATIONS], intptr_t *permanent);
-/* RCGC_DEBUG >= 3: heap check after a collection (amortized on large heaps);
- * fatal on any problem. */
+/* RCGC_DEBUG >= 3 (gc_api.c): heap check after a collection (amortized on
+ * large heaps); fatal on any problem. */
 RCGC_INTERNAL void _rcgc_gc_check_after_collection(intptr_t examined);
+/* The heap check of rcgc_gc_check_heap: the number of problems; *tracked :=
+ * the number of tracked objects seen. */
+RCGC_INTERNAL size_t _rcgc_gc_check_heap_sized(size_t *tracked);
 /* count[0] as rcgc_gc_get_count reports it (>= 0), and its reset. */
 RCGC_INTERNAL intptr_t _rcgc_gc_young_count(void);
 RCGC_INTERNAL void _rcgc_gc_reset_young_count(void);
