@@ -345,6 +345,7 @@ static void heap_abandon_locked(rcgc_heap_t *heap) {
  * same kind and class); empty pages go back to their segments. */
 static void tld_on_thread_exit(void *arg) {
     rcgc_tld_t *tld = arg;
+    _rcgc_teardown_begin(); /* not while a heap walk runs (the collector's, world stopped) */
     for (int k = 0; k < RCGC_HEAP_KINDS; k++) heap_unpark_all(&tld->heaps[k]);
     _rcgc_tls_tld = &_rcgc_empty_tld;
     _rcgc_pool_lock();
@@ -354,6 +355,7 @@ static void tld_on_thread_exit(void *arg) {
     _rcgc_pool.tld_free = tld;
     _rcgc_pool.tld_count--;
     _rcgc_pool_unlock();
+    _rcgc_teardown_end();
 }
 
 /* Give back abandoned pages whose blocks have all been freed (remotely). */

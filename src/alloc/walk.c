@@ -11,6 +11,8 @@
 #include "internal/alloc_types.h"
 #include "rcgc/inspect.h"
 
+#include <sched.h>
+
 #define WALK_WORDS (RCGC_PAGE_SIZE / RCGC_BLOCK_ALIGN / 64)
 #define WALK_BATCH 16 /* pages whose free lists are chased together */
 
@@ -130,9 +132,32 @@ static int visit_segment(rcgc_segment_t *seg, rcgc_heap_kind_t kind, walk_batch_
     return 0;
 }
 
+/* Walks and teardowns: each side announces itself, then checks the other
+ * (sequentially consistent, so at least one of two racing sides sees the
+ * other); a teardown backs off and waits for the walks to end, a walk waits
+ * for the teardowns in progress (they never wait for anything but the pool
+ * lock). A walk's visitor must not wait for another thread to exit. */
+void _rcgc_walk_begin(void) {
+    __atomic_fetch_add(&_rcgc_pool.xwalkers, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&_rcgc_pool.xexiting, __ATOMIC_SEQ_CST)) sched_yield();
+}
+
+void _rcgc_walk_end(void) { __atomic_fetch_sub(&_rcgc_pool.xwalkers, 1, __ATOMIC_SEQ_CST); }
+
+void _rcgc_teardown_begin(void) {
+    for (;;) {
+        __atomic_fetch_add(&_rcgc_pool.xexiting, 1, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&_rcgc_pool.xwalkers, __ATOMIC_SEQ_CST)) return;
+        __atomic_fetch_sub(&_rcgc_pool.xexiting, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&_rcgc_pool.xwalkers, __ATOMIC_SEQ_CST)) sched_yield();
+    }
+}
+
+void _rcgc_teardown_end(void) { __atomic_fetch_sub(&_rcgc_pool.xexiting, 1, __ATOMIC_SEQ_CST); }
+
 int _rcgc_heap_visit(rcgc_heap_kind_t kind, rcgc_pool_visit_fn fn, void *arg) {
     RCGC_ASSERT((unsigned)kind < RCGC_HEAP_KINDS && fn != NULL);
-    __atomic_fetch_add(&_rcgc_pool.xwalkers, 1, __ATOMIC_ACQ_REL);
+    _rcgc_walk_begin();
     _rcgc_pool_lock();
     rcgc_segment_t *seg = _rcgc_pool.all_first;
     _rcgc_pool_unlock();
@@ -144,7 +169,7 @@ int _rcgc_heap_visit(rcgc_heap_kind_t kind, rcgc_pool_visit_fn fn, void *arg) {
         seg = seg->all_next;
         _rcgc_pool_unlock();
     }
-    __atomic_fetch_sub(&_rcgc_pool.xwalkers, 1, __ATOMIC_ACQ_REL);
+    _rcgc_walk_end();
     return r;
 }
 
@@ -216,7 +241,7 @@ static size_t young_batch(rcgc_segment_t **out, rcgc_segment_t **cursor, bool fi
 
 int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg) {
     RCGC_ASSERT(fn != NULL);
-    __atomic_fetch_add(&_rcgc_pool.xwalkers, 1, __ATOMIC_ACQ_REL);
+    _rcgc_walk_begin();
     rcgc_segment_t *batch[YOUNG_BATCH], *cursor = NULL;
     walk_batch_t wb;
     int r = 0;
@@ -225,7 +250,7 @@ int _rcgc_heap_visit_young(rcgc_pool_visit_fn fn, void *arg) {
         for (size_t i = 0; i < n && r == 0; i++) r = visit_young_segment(batch[i], &wb, fn, arg);
         if (!cursor) break;
     }
-    __atomic_fetch_sub(&_rcgc_pool.xwalkers, 1, __ATOMIC_ACQ_REL);
+    _rcgc_walk_end();
     return r;
 }
 

@@ -238,6 +238,8 @@ typedef struct rcgc_pool_state {
     size_t retained_pages;                   /* lock: FREE pages still committed */
     size_t pages_in_use;                     /* lock: pages not FREE (small pages, large runs) */
     unsigned xwalkers;                       /* atomic: walks in progress (defer unmaps) */
+    unsigned xexiting;                       /* atomic: threads tearing their heaps down; a walk
+                                                and a teardown never overlap (walk.c) */
     /* statistics, lock */
     size_t segments, huge_segments;
     size_t bytes_mapped;                     /* address space held */
@@ -435,6 +437,13 @@ RCGC_INTERNAL rcgc_page_t *_rcgc_segment_page_alloc_locked(void);
 RCGC_INTERNAL void _rcgc_segment_page_free_locked(rcgc_page_t *pg);
 RCGC_INTERNAL void *_rcgc_large_alloc(size_t size, rcgc_heap_kind_t kind); /* no lock held */
 RCGC_INTERNAL void _rcgc_young_list_remove_locked(rcgc_segment_t *seg);
+/* A heap walk and a thread's heap teardown (which collects and moves the
+ * pages of an exiting thread, possibly while the world is stopped: an
+ * exiting thread no longer stops for it) exclude each other (walk.c). */
+RCGC_INTERNAL void _rcgc_walk_begin(void);
+RCGC_INTERNAL void _rcgc_walk_end(void);
+RCGC_INTERNAL void _rcgc_teardown_begin(void);
+RCGC_INTERNAL void _rcgc_teardown_end(void);
 RCGC_INTERNAL void _rcgc_large_free(rcgc_page_t *pg, void *p);             /* no lock held */
 RCGC_INTERNAL void _rcgc_segment_purge_locked(bool force);
 RCGC_INTERNAL void _rcgc_segment_release_empty_locked(void);

@@ -517,6 +517,52 @@ static void automatic_with_two_threads(void **state) {
     assert_int_equal(deallocs(60) + deallocs(61), 30000);
 }
 
+/* ---- threads exiting while collections walk the heap -------------------------------------- */
+
+static int g_spawner_done;
+static void *short_lived(void *arg) {
+    (void)arg;
+    rcgc_thread_attach();
+    rcgc_object_t *keep = NULL;
+    for (int i = 0; i < 200; i++) {
+        rcgc_object_t *o = new_node(&node_type, 70);
+        if (i % 3 == 0) set_a(o, o); /* some cycles left behind */
+        if (i == 100) keep = rcgc_newref(o);
+        rcgc_decref(o);
+    }
+    rcgc_decref(keep);
+    rcgc_thread_detach();
+    return NULL; /* the allocator tears the heaps down while collections may run */
+}
+
+static void *spawner(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 40; i++) {
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, short_lived, NULL) == 0);
+        pthread_join(th, NULL);
+    }
+    __atomic_store_n(&g_spawner_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void exiting_threads_during_collections(void **state) {
+    (void)state;
+    reset_counters();
+    rcgc_gc_collect(2);
+    g_spawner_done = 0;
+    pthread_t sp;
+    assert_int_equal(pthread_create(&sp, NULL, spawner, NULL), 0);
+    for (int g = 0; !__atomic_load_n(&g_spawner_done, __ATOMIC_ACQUIRE); g = (g + 1) % 3) {
+        assert_true(rcgc_gc_collect(g) >= 0);
+        sched_yield();
+    }
+    join(sp);
+    rcgc_gc_collect(2);
+    assert_int_equal(deallocs(70), 40 * 200);
+    assert_int_equal(rcgc_gc_check_heap(), 0);
+}
+
 /* ---- stress: random graphs shared between threads, collections meanwhile ---------------- */
 
 #define STRESS_THREADS 3
@@ -608,6 +654,7 @@ int main(void) {
         cmocka_unit_test(weakref_callback_world_running),
         cmocka_unit_test(oom_every_site),
         cmocka_unit_test(automatic_with_two_threads),
+        cmocka_unit_test(exiting_threads_during_collections),
         cmocka_unit_test(stress_shared_graphs),
     };
     return cmocka_run_group_tests(tests, rcgc_test_setup_runtime, rcgc_test_teardown_runtime);
