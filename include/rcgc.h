@@ -19,6 +19,7 @@
 #include "rcgc/lock.h"
 #include "rcgc/weakref.h"
 #include "rcgc/gc.h"
+#include "rcgc/qsbr.h"
 #include "rcgc/inspect.h"
 
 #endif

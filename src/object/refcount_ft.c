@@ -97,13 +97,16 @@ void _rcgc_refcnt_set(rcgc_object_t *o, intptr_t n) {
 
 /* ---- deallocation at zero -------------------------------------------------------
  * Before the type's dealloc runs, the object is re-owned by the deallocating
- * thread with count 0 (tid = self, local = 0, shared = 0 keeping MAYBE_WEAKREF),
- * so finalizers that resurrect it use the owner fast paths. */
+ * thread with count 0 (tid = self, local = 0, shared = 0), so finalizers that
+ * resurrect it use the owner fast paths. shared is exactly 0 (INIT) so that a
+ * concurrent try-incref (weakref, lock-free reader) fails: with MAYBE_WEAKREF
+ * kept it would succeed on the dying object, and a MAYBE_WEAKREF seen before
+ * the merge could not be told from this one (ABA). A resurrected object gets
+ * MAYBE_WEAKREF back in _rcgc_resurrect_end. */
 static void dealloc_at_zero(rcgc_object_t *o) {
-    intptr_t shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
     store_tid(o, rcgc_thread_id());
     store_local(o, 0);
-    __atomic_store_n(&o->ob_ref_shared, shared & RCGC_REF_MAYBE_WEAKREF, __ATOMIC_RELAXED);
+    __atomic_store_n(&o->ob_ref_shared, 0, __ATOMIC_RELAXED);
     rcgc_dealloc(o);
 }
 
@@ -191,7 +194,10 @@ bool _rcgc_resurrect_end(rcgc_object_t *o) {
             } while (!__atomic_compare_exchange_n(&o->ob_ref_shared, &shared, merged, true,
                                                   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
             if (merged == RCGC_REF_MERGED) return false; /* the other reference went away */
+            return true;
         }
+        /* still owned: readers and weakrefs may try-incref it again */
+        __atomic_fetch_or(&o->ob_ref_shared, (intptr_t)RCGC_REF_MAYBE_WEAKREF, __ATOMIC_RELAXED);
         return true;
     }
     intptr_t n = _rcgc_brc_explicit_merge(o, -1);

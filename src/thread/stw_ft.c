@@ -37,6 +37,7 @@
  */
 #include "internal/stw.h"
 #include "internal/brc.h"
+#include "internal/qsbr.h"
 
 #include <pthread.h>
 
@@ -203,9 +204,11 @@ static void before_fork(void) {
     fork_stopped = __atomic_load_n(&_rcgc_stw.xrequester, __ATOMIC_RELAXED) != self;
     if (fork_stopped) _rcgc_stop_the_world();
     pthread_mutex_lock(threads_lock());
+    _rcgc_qsbr_before_fork();
 }
 
 static void after_fork_parent(void) {
+    _rcgc_qsbr_after_fork_parent();
     pthread_mutex_unlock(threads_lock());
     if (fork_stopped) _rcgc_start_the_world();
 }
@@ -227,6 +230,7 @@ static void after_fork_child(void) {
         _rcgc_event_reset(&_rcgc_stw.event);
         __atomic_store_n(&_rcgc_stw.mutex._bits, 0, __ATOMIC_RELEASE);
     }
+    _rcgc_qsbr_after_fork_child();
     pthread_mutex_unlock(threads_lock());
     _rcgc_brc_after_fork_child(self);
 }

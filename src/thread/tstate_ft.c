@@ -9,6 +9,7 @@
  * docs/design/threads.md explains the protocol.
  */
 #include "internal/brc.h"
+#include "internal/qsbr.h"
 #include "internal/stw.h"
 
 /* Attach without safe-point work: CAS DETACHED -> ATTACHED, parking on the
@@ -66,17 +67,20 @@ void _rcgc_tstate_detach(rcgc_tstate_t *ts) {
 }
 
 int _rcgc_flavour_attach(rcgc_tstate_t *ts) {
-    if (_rcgc_brc_register(ts) != 0) return -1;
+    if (_rcgc_brc_register(ts) != 0 || _rcgc_qsbr_register(ts) != 0) return -1;
     _rcgc_tstate_attach(ts);
+    _rcgc_qsbr_attach(ts); /* online */
     return 0;
 }
 
 void _rcgc_flavour_detach(rcgc_tstate_t *ts) {
     _rcgc_brc_merge_pending(ts); /* destructors run while still attached */
+    _rcgc_qsbr_detach(ts);       /* offline */
     _rcgc_tstate_detach(ts);
 }
 
 void _rcgc_flavour_safepoint(rcgc_tstate_t *ts) {
+    _rcgc_qsbr_safepoint(ts); /* quiescent */
     _rcgc_brc_merge_pending(ts);
     if (RCGC_LIKELY(!__atomic_load_n(&_rcgc_stw.xrequested, __ATOMIC_RELAXED))) return;
     if (_rcgc_tstate_state(ts) != RCGC_TS_ATTACHED || !_rcgc_stw_pending_for(ts)) return;
@@ -93,6 +97,7 @@ void _rcgc_flavour_thread_exit(rcgc_tstate_t *ts) {
     /* Merge as an attached thread (destructors may run), which also waits
      * out a stop in progress; then leave every stop's accounting. */
     if (_rcgc_tstate_state(ts) != RCGC_TS_ATTACHED) _rcgc_tstate_attach(ts);
+    _rcgc_qsbr_thread_exit(ts); /* before the drain: its decrefs may queue merges */
     _rcgc_brc_unregister(ts);
     _rcgc_stw_thread_gone(ts);
     ts->attach_depth = 0;
