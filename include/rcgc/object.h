@@ -84,6 +84,7 @@ struct rcgc_object {
 /* ob_flags */
 #define RCGC_OBF_STATIC 0x01u   /* statically allocated: immortal, never freed */
 #define RCGC_OBF_IMMORTAL 0x02u /* made immortal at run time (rcgc_object_immortalize) */
+#define RCGC_OBF_LOCKFREE_READS 0x04u /* free-threaded: memory freed through QSBR (rcgc/qsbr.h) */
 
 /* ob_gc_bits. TRACKED/FINALIZED/DEFERRED persist between collections; the others are
  * collector scratch and are zero outside a collection. */

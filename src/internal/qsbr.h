@@ -24,10 +24,6 @@ typedef uint64_t rcgc_qsbr_seq_t;
 static inline bool _rcgc_qsbr_lt(rcgc_qsbr_seq_t a, rcgc_qsbr_seq_t b) { return (int64_t)(a - b) < 0; }
 static inline bool _rcgc_qsbr_leq(rcgc_qsbr_seq_t a, rcgc_qsbr_seq_t b) { return (int64_t)(a - b) <= 0; }
 
-/* ob_flags bit (free-threaded only; the default build never sets it): lock-free
- * reads were enabled, so the object's memory goes through QSBR when it dies. */
-#define RCGC_OBF_LOCKFREE_READS 0x04u
-
 /* object/object.c: free an object's block (already torn down, header marked
  * dead) through QSBR. bytes: the block's size, for the byte bound. */
 RCGC_INTERNAL void _rcgc_qsbr_free_object(void *block, size_t bytes, rcgc_heap_kind_t kind);

@@ -72,6 +72,7 @@ typedef struct slot_block {
 static struct {
     rcgc_qsbr_seq_t wr_seq __attribute__((aligned(64))); /* atomic */
     rcgc_qsbr_seq_t rd_seq __attribute__((aligned(64))); /* atomic: only moves forward */
+    int barrier_word;             /* atomic: target of the poller's full barrier */
     pthread_mutex_t slots_lock;
     pthread_mutex_t orphan_lock;
     queue_t orphan;               /* orphan_lock */
@@ -116,7 +117,10 @@ static slot_block_t *next_block(slot_block_t *b) { return LOAD(&b->next, ACQUIRE
 
 bool _rcgc_qsbr_poll(rcgc_qsbr_seq_t goal) {
     if (_rcgc_qsbr_leq(goal, LOAD(&qs.rd_seq, ACQUIRE))) return true;
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* a full barrier (a seq_cst read-modify-write: ThreadSanitizer does not
+     * model fences), paired with the seq_cst store in online(): our caller's
+     * unpublishing store is ordered before the loads of the slots */
+    __atomic_fetch_add(&qs.barrier_word, 0, __ATOMIC_SEQ_CST);
     rcgc_qsbr_seq_t min = LOAD(&qs.wr_seq, ACQUIRE);
     for (slot_block_t *b = &qs.first; b; b = next_block(b)) {
         for (int i = 0; i < SLOTS_PER_BLOCK; i++) {

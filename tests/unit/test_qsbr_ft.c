@@ -105,7 +105,7 @@ static void *paused_reader(void *arg) {
             rcgc_blocking_end();
             set_flag(&r_cmd, 0); /* acknowledges command 4 */
             continue;
-        case 5: done = 1; continue;
+        case 5: done = 1; set_flag(&r_cmd, 0); continue;
         default: sched_yield(); continue;
         }
         set_flag(&r_cmd, 0);
@@ -126,6 +126,7 @@ static void reader_do(int c) {
 static void test_paused_reader_blocks_reuse_detached_does_not(void **state) {
     rcgc_qsbr_process();
     pthread_t th;
+    set_flag(&r_cmd, 0);
     pthread_create(&th, NULL, paused_reader, NULL);
     reader_do(2);
     box_t *b = box_new(0, true);
@@ -163,6 +164,7 @@ static void test_paused_reader_blocks_reuse_detached_does_not(void **state) {
 static void test_decref_delayed_waits_for_readers(void **state) {
     rcgc_qsbr_process();
     pthread_t th;
+    set_flag(&r_cmd, 0);
     pthread_create(&th, NULL, paused_reader, NULL);
     box_t *b = box_new(0, true);
     __atomic_store_n(&r_seen, b, __ATOMIC_RELEASE);
@@ -472,6 +474,9 @@ static void *busy_retirer(void *arg) {
 }
 
 static int fork_child(void) {
+    /* a failure here must show as a signal, not as cmocka's recovery */
+    signal(SIGABRT, SIG_DFL);
+    signal(SIGSEGV, SIG_DFL);
     /* the other threads' queues were handed to this process's orphan queue */
     for (int i = 0; i < 1000; i++) {
         rcgc_mem_free_delayed(rcgc_mem_malloc(300), 300);
@@ -506,6 +511,7 @@ static void test_fork_child_can_use_qsbr(void **state) {
         pid_t r = waitpid(pid, &status, 0);
         rcgc_blocking_end();
         assert_int_equal(r, pid);
+        if (WIFSIGNALED(status)) fail_msg("fork child died of signal %d", WTERMSIG(status));
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
@@ -519,6 +525,7 @@ static void test_fork_child_can_use_qsbr(void **state) {
 
 int main(void) {
     alarm(600);
+    if (getenv("RCGC_TEST_FILTER")) cmocka_set_test_filter(getenv("RCGC_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrap_safe_comparisons),
         cmocka_unit_test(test_paused_reader_blocks_reuse_detached_does_not),
