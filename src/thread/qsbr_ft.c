@@ -360,7 +360,10 @@ static void retire(void *ptr, size_t bytes, unsigned kind) {
     }
     if (!pushed) { /* no memory for a chunk */
         __atomic_fetch_add(&qs.oom_fallbacks, 1, __ATOMIC_RELAXED);
-        stw_barrier();
+        /* A decref retired by the thread that holds the world stopped (the
+         * collector) is already past a barrier; it runs at once, destructor
+         * included: the only alternative would be to leak it. */
+        if (!is_stopping_thread(ts)) stw_barrier();
         release(&it);
     }
 }
