@@ -24,9 +24,9 @@ typedef uint64_t rcgc_qsbr_seq_t;
 static inline bool _rcgc_qsbr_lt(rcgc_qsbr_seq_t a, rcgc_qsbr_seq_t b) { return (int64_t)(a - b) < 0; }
 static inline bool _rcgc_qsbr_leq(rcgc_qsbr_seq_t a, rcgc_qsbr_seq_t b) { return (int64_t)(a - b) <= 0; }
 
-/* object/object.c: free an object's block (already torn down, header marked
- * dead) through QSBR. bytes: the block's size, for the byte bound. */
-RCGC_INTERNAL void _rcgc_qsbr_free_object(void *block, size_t bytes, rcgc_heap_kind_t kind);
+/* object/object.c: free the block of object o (torn down, header marked dead;
+ * its type and size are still readable) through QSBR. */
+RCGC_INTERNAL void _rcgc_qsbr_free_object(rcgc_object_t *o, void *block, rcgc_heap_kind_t kind);
 
 /* Hooks (free-threaded only: thread/tstate_ft.c, stw_ft.c). */
 RCGC_INTERNAL int _rcgc_qsbr_register(rcgc_tstate_t *ts); /* get a slot (detached); -1: ENOMEM */

@@ -113,14 +113,14 @@ void rcgc_object_free(rcgc_object_t *o) {
         if (o->ob_gc_bits & RCGC_GCBIT_TRACKED) rcgc_gc_untrack(o);
         _rcgc_gc_on_free();
     }
-    size_t pre = _rcgc_preheader_size(t);
-    /* free-threaded: lock-free readers may still try-incref it (rcgc/qsbr.h) */
-    bool delayed = (o->ob_flags & RCGC_OBF_LOCKFREE_READS) != 0;
-    size_t bytes = delayed ? pre + rcgc_object_size(o) : 0;
     _rcgc_header_mark_dead(o);
     live_count_add(-1);
-    if (RCGC_UNLIKELY(delayed)) _rcgc_qsbr_free_object((char *)o - pre, bytes, gc ? RCGC_HEAP_GC : RCGC_HEAP_OBJECT);
-    else _rcgc_free_object((char *)o - pre, gc ? RCGC_HEAP_GC : RCGC_HEAP_OBJECT);
+    char *block = (char *)o - _rcgc_preheader_size(t);
+    /* free-threaded: lock-free readers may still try-incref it (rcgc/qsbr.h) */
+    if (RCGC_UNLIKELY(o->ob_flags & RCGC_OBF_LOCKFREE_READS))
+        _rcgc_qsbr_free_object(o, block, gc ? RCGC_HEAP_GC : RCGC_HEAP_OBJECT);
+    else
+        _rcgc_free_object(block, gc ? RCGC_HEAP_GC : RCGC_HEAP_OBJECT);
 }
 
 void rcgc_object_call_finalizer(rcgc_object_t *o) {

@@ -20,8 +20,8 @@ void rcgc_decref_delayed(rcgc_object_t *o) {
     if (o) rcgc_decref(o);
 }
 
-void _rcgc_qsbr_free_object(void *block, size_t bytes, rcgc_heap_kind_t kind) {
-    (void)bytes;
+void _rcgc_qsbr_free_object(rcgc_object_t *o, void *block, rcgc_heap_kind_t kind) {
+    (void)o;
     _rcgc_free_object(block, kind);
 }
 

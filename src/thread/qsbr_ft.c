@@ -368,8 +368,8 @@ static void retire(void *ptr, size_t bytes, unsigned kind) {
     }
 }
 
-void _rcgc_qsbr_free_object(void *block, size_t bytes, rcgc_heap_kind_t kind) {
-    retire(block, bytes, (unsigned)kind);
+void _rcgc_qsbr_free_object(rcgc_object_t *o, void *block, rcgc_heap_kind_t kind) {
+    retire(block, (size_t)((char *)o - (char *)block) + rcgc_object_size(o), (unsigned)kind);
 }
 
 void rcgc_mem_free_delayed(void *p, size_t size) {
