@@ -24,6 +24,7 @@
  */
 #include "gc/gc_ft.h"
 #include "internal/brc.h"
+#include "internal/qsbr.h"
 #include "internal/object_internal.h"
 #include "internal/stw.h"
 #include "internal/weakref_internal.h"
@@ -458,6 +459,7 @@ static void detach_callback_weakrefs(ft_collect_t *c) {
 static bool pause1(ft_collect_t *c) {
     _rcgc_stop_the_world();
     _rcgc_gc_prepare_counts(c->generation);
+    _rcgc_qsbr_process_all_stopped(); /* memory waiting for lock-free readers */
     bool ok = drain_queues(c) && enumerate(c);
     c->candidates = (intptr_t)c->cand.n;
     if (ok) {

@@ -408,7 +408,7 @@ static void *retire_then_block(void *arg) {
     return NULL;
 }
 
-static void test_process_all_stopped_frees_every_queue(void **state) {
+static void process_all_stopped(bool by_collector) {
     rcgc_qsbr_process();
     long freed0 = boxes_freed;
     size_t base = stats().total_bytes;
@@ -419,9 +419,13 @@ static void test_process_all_stopped_frees_every_queue(void **state) {
     assert_true(rcgc_test_wait_flag(&holder_phase, 30));
     rcgc_blocking_end();
     assert_true(stats().total_bytes >= base + 5000);
-    _rcgc_stop_the_world();
-    _rcgc_qsbr_process_all_stopped();
-    _rcgc_start_the_world();
+    if (by_collector) {
+        assert_true(rcgc_gc_collect(2) >= 0);
+    } else {
+        _rcgc_stop_the_world();
+        _rcgc_qsbr_process_all_stopped();
+        _rcgc_start_the_world();
+    }
     assert_int_equal(stats().total_bytes, base); /* memory freed; the decref is 0 bytes */
     assert_int_equal(boxes_freed, freed0);        /* no destructor ran while stopped */
     set_flag(&holder_phase, 2);
@@ -430,6 +434,10 @@ static void test_process_all_stopped_frees_every_queue(void **state) {
     rcgc_blocking_end();
     assert_int_equal(boxes_freed, freed0 + 1);
 }
+
+static void test_process_all_stopped_frees_every_queue(void **state) { process_all_stopped(false); }
+/* the free-threaded collector calls it in its first pause */
+static void test_collection_frees_pending_memory(void **state) { process_all_stopped(true); }
 
 static void test_chunk_oom_falls_back_to_stop_the_world(void **state) {
     rcgc_qsbr_process();
@@ -535,6 +543,7 @@ int main(void) {
         cmocka_unit_test(test_large_blocks_keep_peak_bounded),
         cmocka_unit_test(test_thread_churn_leaves_no_growing_queue),
         cmocka_unit_test(test_process_all_stopped_frees_every_queue),
+        cmocka_unit_test(test_collection_frees_pending_memory),
         cmocka_unit_test(test_chunk_oom_falls_back_to_stop_the_world),
         cmocka_unit_test(test_fork_child_can_use_qsbr),
     };
