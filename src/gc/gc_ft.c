@@ -10,6 +10,7 @@
  */
 #include "gc/gc_ft.h"
 #include "internal/stw.h"
+#include "internal/deferred.h"
 
 #include <string.h>
 
@@ -197,9 +198,30 @@ static int forget_object(rcgc_object_t *o, void *arg) {
     return 0;
 }
 
+static int gather_deferred(rcgc_object_t *o, void *arg) {
+    if (!_rcgc_deferred_bias(o)) return 0;
+    if (!_rcgc_ft_vec_push(arg, o)) return 1; /* out of memory: the rest keep their bias */
+    _rcgc_deferred_disable_keep_ref(o); /* its bias is ours now */
+    return 0;
+}
+
+/* After the shutdown collection, as in the default build: deferred objects
+ * still alive stop being deferred and their bias is released (objects kept
+ * only by the bias, tagged references or an invalid frame die now). */
+void _rcgc_gc_release_deferred(void) {
+    if (!_rcgc_deferred_in_use()) return;
+    ft_vec_t v = { 0 };
+    _rcgc_stop_the_world();
+    _rcgc_ft_walk(false, gather_deferred, &v);
+    _rcgc_start_the_world();
+    for (size_t i = 0; i < v.n; i++) rcgc_decref(v.v[i]);
+    _rcgc_ft_vec_free(&v);
+}
+
 void _rcgc_gc_fini(void) {
     if (!_rcgc_gc.initialized) return;
     _rcgc_gc_collect_main(RCGC_GC_NUM_GENERATIONS - 1, RCGC_GC_REASON_SHUTDOWN);
+    _rcgc_gc_release_deferred();
     _rcgc_gc_report_shutdown_garbage();
     _rcgc_gc_state_release();
     /* as the default build does: what is still tracked is forgotten, so a

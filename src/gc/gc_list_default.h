@@ -229,11 +229,6 @@ typedef struct detect_counts {
  * unreachable the others (COLLECTING and UNREACHABLE set). */
 RCGC_INTERNAL void _rcgc_gc_deduce_unreachable(gc_head_t *base, gc_head_t *unreachable,
                                                detect_counts_t *counts);
-/* Shutdown, after the final collection: every deferred object left stops
- * being deferred, its bias released (objects only tagged stack references
- * or unknown frames kept alive are freed now; the others become ordinary
- * objects, as any object the program still holds). */
-RCGC_INTERNAL void _rcgc_gc_release_deferred(void);
 
 /* finalize_default.c */
 /* Clear the weakrefs WITH callbacks to garbage objects and call the callbacks

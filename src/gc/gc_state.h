@@ -151,6 +151,11 @@ RCGC_INTERNAL size_t _rcgc_gc_check_heap_sized(size_t *tracked);
 /* count[0] as rcgc_gc_get_count reports it (>= 0), and its reset. */
 RCGC_INTERNAL intptr_t _rcgc_gc_young_count(void);
 RCGC_INTERNAL void _rcgc_gc_reset_young_count(void);
+/* Shutdown, after the final collection: every deferred object left stops
+ * being deferred, its bias released (objects only tagged stack references
+ * or unknown frames kept alive are freed now; the others become ordinary
+ * objects, as any object the program still holds). */
+RCGC_INTERNAL void _rcgc_gc_release_deferred(void);
 /* rcgc_gc_set_threshold changed threshold 0 (free-threaded: recompute the
  * calling thread's flush limit). */
 RCGC_INTERNAL void _rcgc_gc_threshold_changed(void);
