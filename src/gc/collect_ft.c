@@ -32,12 +32,7 @@
 #include <string.h>
 
 /* ---- deferred reference counting hooks (internal/deferred.h) ----------------- */
-#if __has_include("internal/deferred.h")
 #include "internal/deferred.h"
-#define HAVE_DEFERRED 1
-#else
-static inline uint32_t _rcgc_deferred_bias(const rcgc_object_t *o) { (void)o; return 0; }
-#endif
 
 typedef struct ft_collect {
     int generation;
@@ -197,27 +192,21 @@ static bool enumerate(ft_collect_t *c) {
     return false;
 }
 
-#ifdef HAVE_DEFERRED
 static int visit_stack_root(rcgc_object_t *o, void *arg) {
     (void)arg;
     if (ft_bits(o) & RCGC_GCBIT_COLLECTING) ft_set_refs(o, ft_refs(o) + 1);
     return 0;
 }
-#endif
 
 /* Tagged (uncounted) stack references of every thread are outside
  * references; a frame without a valid stack pointer keeps every deferred
  * object alive. */
 static void add_stack_roots(ft_collect_t *c) {
-#ifdef HAVE_DEFERRED
     if (!_rcgc_deferred_visit_roots(visit_stack_root, NULL)) return;
     for (size_t i = 0; i < c->cand.n; i++) {
         rcgc_object_t *o = c->cand.v[i];
         if (_rcgc_deferred_bias(o)) ft_set_refs(o, ft_refs(o) + 1);
     }
-#else
-    (void)c;
-#endif
 }
 
 /* Survivors of a collection of generation g join generation g + 1 (the
@@ -375,12 +364,8 @@ static bool reserve_for_scan(ft_collect_t *c) {
  * large for the owner's field is merged instead. */
 static void garbage(ft_collect_t *c, rcgc_object_t *o) {
     intptr_t count = true_count(o);
-#ifdef HAVE_DEFERRED
     if (_rcgc_deferred_bias(o)) _rcgc_deferred_disable_keep_ref(o);
     else count++;
-#else
-    count++;
-#endif
     if (count < ((intptr_t)1 << 30)) {
         intptr_t shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
         __atomic_store_n(&o->ob_ref_local, (uint32_t)count, __ATOMIC_RELAXED);

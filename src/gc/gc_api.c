@@ -5,6 +5,7 @@
  * (default build) and gc_ft.c (free-threaded build).
  */
 #include "gc/gc_state.h"
+#include "internal/object_internal.h"
 #include "internal/tstate.h"
 
 #include <stdio.h>
@@ -337,4 +338,14 @@ void _rcgc_gc_check_after_collection(intptr_t examined) {
     debt = 0;
     size_t problems = _rcgc_gc_check_heap_sized(&last_heap);
     if (problems) rcgc_fatal_object(NULL, "gc: heap check after a collection found %zu problems", problems);
+}
+
+void _rcgc_gc_debug_object(const char *what, rcgc_object_t *o) {
+    _rcgc_output("gc: %s <%s %p>\n", what, o->ob_type->name, (void *)o);
+}
+
+void _rcgc_gc_check_report(const char *problem, rcgc_object_t *o) {
+    char buf[256];
+    if (_rcgc_object_describe(o, buf, sizeof buf) < 0) buf[0] = '\0';
+    _rcgc_output("gc: check_heap: %s: %s\n", problem, buf);
 }

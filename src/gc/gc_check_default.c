@@ -20,29 +20,20 @@
 
 #include <stdio.h>
 
-void _rcgc_gc_debug_object(const char *what, rcgc_object_t *o) {
-    _rcgc_output("gc: %s <%s %p>\n", what, o->ob_type->name, (void *)o);
-}
-
-static void report_object(const char *problem, rcgc_object_t *o) {
-    char buf[256];
-    if (_rcgc_object_describe(o, buf, sizeof buf) < 0) buf[0] = '\0';
-    _rcgc_output("gc: check_heap: %s: %s\n", problem, buf);
-}
 
 /* ---- 1 + 2: links and flags ---------------------------------------------------- */
 
 static size_t check_object_flags(rcgc_object_t *o, bool frozen) {
     size_t problems = 0;
     if (!rcgc_object_is_gc(o)) {
-        report_object("object of a non-GC type in a generation list", o);
+        _rcgc_gc_check_report("object of a non-GC type in a generation list", o);
         return 1;
     }
     unsigned bits = o->ob_gc_bits;
-    if (!(bits & RCGC_GCBIT_TRACKED)) report_object("listed object without the TRACKED bit", o), problems++;
-    if (frozen != !!(bits & RCGC_GCBIT_FROZEN)) report_object("FROZEN bit disagrees with its list", o), problems++;
+    if (!(bits & RCGC_GCBIT_TRACKED)) _rcgc_gc_check_report("listed object without the TRACKED bit", o), problems++;
+    if (frozen != !!(bits & RCGC_GCBIT_FROZEN)) _rcgc_gc_check_report("FROZEN bit disagrees with its list", o), problems++;
     if (!_rcgc_gc.collecting && (bits & (RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE)))
-        report_object("collector scratch bits set outside a collection", o), problems++;
+        _rcgc_gc_check_report("collector scratch bits set outside a collection", o), problems++;
     return problems;
 }
 
@@ -60,7 +51,7 @@ static size_t check_list(gc_head_t *list, bool frozen, size_t limit, bool *broke
             return problems + 1;
         }
         if (GC_PREV(g) != prev) {
-            report_object("gc_prev does not point at the previous object", FROM_GC(g));
+            _rcgc_gc_check_report("gc_prev does not point at the previous object", FROM_GC(g));
             problems++;
         }
         problems += check_object_flags(FROM_GC(g), frozen);
@@ -111,7 +102,7 @@ static size_t check_counts(void) {
                 char what[96];
                 snprintf(what, sizeof what, "refcount is too small (%llu references from tracked objects)",
                          (unsigned long long)gc_get_refs(g));
-                report_object(what, o);
+                _rcgc_gc_check_report(what, o);
                 problems++;
             }
             gc_set_prev_link(g, gc_any_link(prev));

@@ -18,21 +18,8 @@
 
 #include <stdio.h>
 
-#if __has_include("internal/deferred.h")
 #include "internal/deferred.h"
-#else
-static inline uint32_t _rcgc_deferred_bias(const rcgc_object_t *o) { (void)o; return 0; }
-#endif
 
-void _rcgc_gc_debug_object(const char *what, rcgc_object_t *o) {
-    _rcgc_output("gc: %s <%s %p>\n", what, o->ob_type->name, (void *)o);
-}
-
-static void report_object(const char *problem, rcgc_object_t *o) {
-    char buf[256];
-    if (_rcgc_object_describe(o, buf, sizeof buf) < 0) buf[0] = '\0';
-    _rcgc_output("gc: check_heap: %s: %s\n", problem, buf);
-}
 
 typedef struct check {
     size_t problems, tracked;
@@ -54,18 +41,18 @@ static size_t check_header(rcgc_object_t *o) {
     size_t problems = 0;
     unsigned bits = ft_bits(o);
     if ((bits & RCGC_GCBIT_TRACKED) && !rcgc_object_is_gc(o))
-        report_object("tracked object of a non-GC type", o), problems++;
+        _rcgc_gc_check_report("tracked object of a non-GC type", o), problems++;
     if (!_rcgc_gc_is_collecting() &&
         (bits & (RCGC_GCBIT_COLLECTING | RCGC_GCBIT_UNREACHABLE | RCGC_GCBIT_SCRATCH | FT_GCBIT_QUEUED)))
-        report_object("collector scratch bits set outside a collection", o), problems++;
+        _rcgc_gc_check_report("collector scratch bits set outside a collection", o), problems++;
     /* immortal objects have no owner; an object with count 0 is being torn
      * down (a trashcan chain links through its tid) */
     if (rcgc_is_immortal(o) || count_of(o) + (intptr_t)_rcgc_deferred_bias(o) <= 0) return problems;
     intptr_t shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
     uintptr_t tid = __atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED);
     bool merged = (shared & RCGC_REF_SHARED_FLAG_MASK) == RCGC_REF_MERGED;
-    if (merged && tid != 0) report_object("merged counts but a non-zero owner", o), problems++;
-    if (!merged && tid == 0) report_object("unmerged counts but no owner", o), problems++;
+    if (merged && tid != 0) _rcgc_gc_check_report("merged counts but a non-zero owner", o), problems++;
+    if (!merged && tid == 0) _rcgc_gc_check_report("unmerged counts but no owner", o), problems++;
     return problems;
 }
 
@@ -101,7 +88,7 @@ static void check_counts(check_t *c) {
             char what[96];
             snprintf(what, sizeof what, "refcount is too small (%llu references from tracked objects)",
                      (unsigned long long)internal);
-            report_object(what, o);
+            _rcgc_gc_check_report(what, o);
             c->problems++;
         }
     }

@@ -118,6 +118,8 @@ RCGC_INTERNAL double _rcgc_gc_now(void);
 RCGC_INTERNAL void _rcgc_gc_report_shutdown_garbage(void);
 /* "gc: <what> <type 0xaddr>" through the output channel. */
 RCGC_INTERNAL void _rcgc_gc_debug_object(const char *what, rcgc_object_t *o);
+/* "gc: check_heap: <problem>: <object description>" (the heap checkers). */
+RCGC_INTERNAL void _rcgc_gc_check_report(const char *problem, rcgc_object_t *o);
 /* One collection (CPython's _PyGC_Collect): generation 0..2 or
  * RCGC_GC_GENERATION_AUTO; returns m + n, or 0 when one is already running
  * (on this or, free-threaded, another thread). */
